@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { href, parseRoute, sectionOf, type Route } from "./routes";
+
+describe("routes", () => {
+  const routes: Route[] = [
+    { name: "contacts" },
+    { name: "contact", id: "0190a1b2-0000-7000-8000-000000000001" },
+    { name: "contact-new", companyId: null },
+    { name: "contact-new", companyId: "c1" },
+    { name: "contact-edit", id: "x" },
+    { name: "companies" },
+    { name: "company", id: "c1" },
+    { name: "company-new" },
+    { name: "company-edit", id: "c1" },
+  ];
+
+  it("round-trips every route through its hash", () => {
+    for (const route of routes) expect(parseRoute(href(route))).toEqual(route);
+  });
+
+  it("falls back to the contact list for unknown or empty hashes", () => {
+    expect(parseRoute("")).toEqual({ name: "contacts" });
+    expect(parseRoute("#/nowhere/else")).toEqual({ name: "contacts" });
+  });
+
+  it("knows which sidebar section a route belongs to", () => {
+    expect(sectionOf({ name: "company-edit", id: "c" })).toBe("companies");
+    expect(sectionOf({ name: "contact", id: "c" })).toBe("contacts");
+  });
+});

@@ -1,0 +1,60 @@
+// Hash routes: `#/contacts/<id>` survives reloads, and back/forward work
+// without a router library. Pure functions so they are unit-tested.
+
+export type Route =
+  | { name: "contacts" }
+  | { name: "contact"; id: string }
+  | { name: "contact-new"; companyId: string | null }
+  | { name: "contact-edit"; id: string }
+  | { name: "companies" }
+  | { name: "company"; id: string }
+  | { name: "company-new" }
+  | { name: "company-edit"; id: string };
+
+export type Section = "contacts" | "companies";
+
+export function parseRoute(hash: string): Route {
+  const [path, query = ""] = hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query);
+  const [section, id, action] = parts;
+  if (section === "companies") {
+    if (id === "new") return { name: "company-new" };
+    if (id && action === "edit") return { name: "company-edit", id };
+    if (id) return { name: "company", id };
+    return { name: "companies" };
+  }
+  if (section === "contacts") {
+    if (id === "new") return { name: "contact-new", companyId: params.get("company") };
+    if (id && action === "edit") return { name: "contact-edit", id };
+    if (id) return { name: "contact", id };
+  }
+  return { name: "contacts" };
+}
+
+export function href(route: Route): string {
+  switch (route.name) {
+    case "contacts":
+      return "#/contacts";
+    case "contact":
+      return `#/contacts/${encodeURIComponent(route.id)}`;
+    case "contact-new":
+      return route.companyId
+        ? `#/contacts/new?company=${encodeURIComponent(route.companyId)}`
+        : "#/contacts/new";
+    case "contact-edit":
+      return `#/contacts/${encodeURIComponent(route.id)}/edit`;
+    case "companies":
+      return "#/companies";
+    case "company":
+      return `#/companies/${encodeURIComponent(route.id)}`;
+    case "company-new":
+      return "#/companies/new";
+    case "company-edit":
+      return `#/companies/${encodeURIComponent(route.id)}/edit`;
+  }
+}
+
+export function sectionOf(route: Route): Section {
+  return route.name.startsWith("compan") ? "companies" : "contacts";
+}

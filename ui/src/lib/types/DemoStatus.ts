@@ -1,0 +1,2 @@
+// Hand-written from docs/contract-foundation.md; replaced by the ts-rs output of hub-core (same names).
+export type DemoStatus = { loaded: boolean; contacts: number; companies: number };
