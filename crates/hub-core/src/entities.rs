@@ -1,0 +1,103 @@
+//! The synced entities: the only tables and columns the generic write path
+//! (and later sync) may touch. Adding an entity means adding its table in a
+//! migration and one entry here; no new sync code.
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct EntityDef {
+    /// Name on the wire (`Change::entity`).
+    pub name: &'static str,
+    pub table: &'static str,
+    /// Synced columns, `deleted_at` (the tombstone) included.
+    pub fields: &'static [&'static str],
+}
+
+impl EntityDef {
+    pub fn has_field(&self, field: &str) -> bool {
+        self.fields.contains(&field)
+    }
+}
+
+pub static COMPANY: EntityDef = EntityDef {
+    name: "company",
+    table: "companies",
+    fields: &[
+        "name",
+        "domain",
+        "industry",
+        "size",
+        "street",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
+pub static CONTACT: EntityDef = EntityDef {
+    name: "contact",
+    table: "contacts",
+    fields: &[
+        "first_name",
+        "last_name",
+        "display_name",
+        "title",
+        "company_id",
+        "lifecycle_stage",
+        "owner",
+        "source",
+        "notes",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
+pub static CONTACT_EMAIL: EntityDef = EntityDef {
+    name: "contact_email",
+    table: "contact_emails",
+    fields: &["contact_id", "kind", "address", "position", "deleted_at"],
+};
+
+pub static CONTACT_PHONE: EntityDef = EntityDef {
+    name: "contact_phone",
+    table: "contact_phones",
+    fields: &["contact_id", "kind", "number", "position", "deleted_at"],
+};
+
+pub static TAG: EntityDef = EntityDef {
+    name: "tag",
+    table: "tags",
+    fields: &["name", "color", "deleted_at"],
+};
+
+pub static CONTACT_TAG: EntityDef = EntityDef {
+    name: "contact_tag",
+    table: "contact_tags",
+    fields: &["contact_id", "tag_id", "deleted_at"],
+};
+
+pub static ALL: &[&EntityDef] = &[&COMPANY, &CONTACT, &CONTACT_EMAIL, &CONTACT_PHONE, &TAG, &CONTACT_TAG];
+
+/// Look an entity up by its wire name.
+pub fn by_name(name: &str) -> Option<&'static EntityDef> {
+    ALL.iter().copied().find(|e| e.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_every_entity_has_a_tombstone() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(a.has_field("deleted_at"), "{} lacks deleted_at", a.name);
+            for b in &ALL[i + 1..] {
+                assert_ne!(a.name, b.name);
+                assert_ne!(a.table, b.table);
+            }
+            assert_eq!(by_name(a.name), Some(*a));
+        }
+        assert_eq!(by_name("nope"), None);
+    }
+}

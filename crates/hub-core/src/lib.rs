@@ -1,0 +1,21 @@
+//! Customer Hub's offline store and every use case on it.
+//!
+//! One module per domain noun. Every write of a synced entity goes through
+//! [`changes::WriteTx`], which logs each written field with a hybrid logical
+//! clock in the same SQLite transaction; sync ships that log.
+
+pub mod changes;
+pub mod companies;
+pub mod contacts;
+pub mod demo;
+pub mod email;
+pub mod entities;
+pub mod error;
+pub mod phone;
+pub mod search;
+pub mod store;
+pub mod tags;
+
+pub use error::{Error, FieldError, Result};
+pub use hub_protocol::{DeviceId, Hlc};
+pub use store::{ChangeWatcher, Store};

@@ -1,0 +1,10 @@
+//! Wire types shared by the Customer Hub desktop store and the sync server.
+//!
+//! Pure data and rules, no I/O: the hybrid logical clock that orders every
+//! field write, and the change record that the store logs and sync ships.
+
+pub mod change;
+pub mod hlc;
+
+pub use change::{Change, FieldValue};
+pub use hlc::{DeviceId, Hlc, HlcClock, HlcParseError};
