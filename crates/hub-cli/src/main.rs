@@ -1,1 +1,149 @@
-fn main() {}
+//! `hub`: the Customer Hub store from a terminal. Same database, same rules
+//! and same write path as the desktop app; `--json` output is documented in
+//! docs/cli.md and kept stable.
+
+mod company;
+mod contact;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hub_core::{demo, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "hub",
+    version,
+    about = "Customer Hub from the terminal: contacts, companies and demo data"
+)]
+struct Cli {
+    /// Database file [default: $HUB_DB, else ~/.local/share/customer-hub/hub.db]
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add, list, show, edit and delete contacts
+    #[command(subcommand)]
+    Contact(contact::ContactCommand),
+    /// Add, list and show companies
+    #[command(subcommand)]
+    Company(company::CompanyCommand),
+    /// Fill the database with realistic demo contacts and companies
+    Demo(DemoArgs),
+    /// Read or change settings
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// How many contacts to generate (about one company per eight)
+    #[arg(long, default_value_t = 2000)]
+    contacts: usize,
+    /// Random seed, for reproducible data
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Only generate when the database has no contacts yet
+    #[arg(long)]
+    if_empty: bool,
+    /// Remove the demo data instead
+    #[arg(long, conflicts_with_all = ["if_empty"])]
+    clear: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a setting (default_region)
+    Get { key: String },
+    /// Change a setting: `hub config set default_region GB`
+    Set { key: String, value: String },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let path = cli.db.unwrap_or_else(Store::default_path);
+    let store = Store::open(&path).await?;
+    let result = match cli.command {
+        Command::Contact(cmd) => contact::run(&store, cmd).await,
+        Command::Company(cmd) => company::run(&store, cmd).await,
+        Command::Demo(args) => run_demo(&store, args).await,
+        Command::Config(cmd) => run_config(&store, cmd).await,
+    };
+    store.close().await;
+    result
+}
+
+async fn run_demo(store: &Store, args: DemoArgs) -> anyhow::Result<()> {
+    if args.clear {
+        let removed = demo::clear(store).await?;
+        return output::print(
+            args.json,
+            &serde_json::json!({ "removed_contacts": removed }),
+            || format!("Removed {removed} demo contacts."),
+        );
+    }
+    if args.if_empty && hub_core::contacts::count(store).await? > 0 {
+        return output::print(
+            args.json,
+            &serde_json::json!({ "contacts": 0, "companies": 0, "skipped": true }),
+            || "The database already has contacts; no demo data added.".into(),
+        );
+    }
+    let options = demo::DemoOptions {
+        contacts: args.contacts,
+        seed: args.seed,
+    };
+    let total = args.contacts;
+    let report = demo::generate_with_progress(store, options, |done| {
+        if total >= 20_000 {
+            eprint!("\r{done}/{total} contacts");
+        }
+    })
+    .await?;
+    if total >= 20_000 {
+        eprintln!();
+    }
+    output::print(args.json, &report, || {
+        format!(
+            "Added {} demo contacts at {} companies.",
+            report.contacts, report.companies
+        )
+    })
+}
+
+async fn run_config(store: &Store, cmd: ConfigCommand) -> anyhow::Result<()> {
+    match cmd {
+        ConfigCommand::Get { key } if key == "default_region" => {
+            println!("{}", store.default_region().code());
+            Ok(())
+        }
+        ConfigCommand::Set { key, value } if key == "default_region" => {
+            let region = store.set_default_region(&value).await?;
+            println!("default_region = {}", region.code());
+            Ok(())
+        }
+        ConfigCommand::Get { key } | ConfigCommand::Set { key, .. } => {
+            anyhow::bail!("unknown setting {key:?}; known settings: default_region")
+        }
+    }
+}

@@ -72,13 +72,22 @@ impl WriteTx {
     }
 
     /// Create one row with the given fields; unlisted fields are written as null.
-    pub async fn insert(&mut self, entity: &'static EntityDef, id: Uuid, fields: Fields) -> Result<()> {
+    pub async fn insert(
+        &mut self,
+        entity: &'static EntityDef,
+        id: Uuid,
+        fields: Fields,
+    ) -> Result<()> {
         self.insert_many(entity, vec![(id, fields)]).await
     }
 
     /// Create many rows, a thousand per statement: the bulk path of imports
     /// and demo data. Every row is its own change with its own clock.
-    pub async fn insert_many(&mut self, entity: &'static EntityDef, rows: Vec<(Uuid, Fields)>) -> Result<()> {
+    pub async fn insert_many(
+        &mut self,
+        entity: &'static EntityDef,
+        rows: Vec<(Uuid, Fields)>,
+    ) -> Result<()> {
         for (_, fields) in &rows {
             check_fields(entity, fields)?;
         }
@@ -102,17 +111,29 @@ impl WriteTx {
                 let hlc = self.tick();
                 let op = Uuid::now_v7().to_string();
                 let id = id.to_string();
-                let mut given: BTreeMap<&str, Value> = fields.into_iter().map(|(k, v)| (k, normalise(v))).collect();
+                let mut given: BTreeMap<&str, Value> =
+                    fields.into_iter().map(|(k, v)| (k, normalise(v))).collect();
                 let mut doc = Map::new();
                 doc.insert("id".into(), Value::String(id.clone()));
                 // A create logs every field, nulls too, so that the "*" clock
                 // means the same thing on every device that applies it.
                 for column in &columns {
                     let value = given.remove(column).unwrap_or(Value::Null);
-                    log.push(json!([op, entity.name, id, column, value, hlc.to_string(), Value::Null]));
+                    log.push(json!([
+                        op,
+                        entity.name,
+                        id,
+                        column,
+                        value,
+                        hlc.to_string(),
+                        Value::Null
+                    ]));
                     doc.insert((*column).into(), value);
                 }
-                doc.insert("clocks".into(), Value::String(json!({ ALL_FIELDS: hlc.to_string() }).to_string()));
+                doc.insert(
+                    "clocks".into(),
+                    Value::String(json!({ ALL_FIELDS: hlc.to_string() }).to_string()),
+                );
                 doc.insert("updated_ms".into(), json!(hlc.ms));
                 self.note_touched(entity, &id, &doc);
                 row_docs.push(Value::Object(doc));
@@ -130,16 +151,28 @@ impl WriteTx {
     /// Write the given fields of an existing row. Fields whose value does not
     /// change are skipped, so an edit logs only what the user really changed.
     /// Returns how many fields changed.
-    pub async fn update(&mut self, entity: &'static EntityDef, id: Uuid, fields: Fields) -> Result<usize> {
+    pub async fn update(
+        &mut self,
+        entity: &'static EntityDef,
+        id: Uuid,
+        fields: Fields,
+    ) -> Result<usize> {
         check_fields(entity, &fields)?;
         let id_text = id.to_string();
         let current_sql = format!(
             "SELECT json_object({pairs}), clocks FROM {table} WHERE id = ?",
-            pairs = entity.fields.iter().map(|f| format!("'{f}', {f}")).collect::<Vec<_>>().join(", "),
+            pairs = entity
+                .fields
+                .iter()
+                .map(|f| format!("'{f}', {f}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             table = entity.table,
         );
-        let row: Option<(String, String)> =
-            sqlx::query_as(&current_sql).bind(&id_text).fetch_optional(&mut *self.tx).await?;
+        let row: Option<(String, String)> = sqlx::query_as(&current_sql)
+            .bind(&id_text)
+            .fetch_optional(&mut *self.tx)
+            .await?;
         let Some((current, clocks)) = row else {
             return Err(Error::not_found(entity.name, id));
         };
@@ -159,13 +192,28 @@ impl WriteTx {
         let op = Uuid::now_v7().to_string();
         let mut log = Vec::with_capacity(changed.len());
         for (field, value) in &changed {
-            let base = clocks.get(*field).or_else(|| clocks.get(ALL_FIELDS)).cloned().unwrap_or(Value::Null);
-            log.push(json!([op, entity.name, id_text, field, value, hlc.to_string(), base]));
+            let base = clocks
+                .get(*field)
+                .or_else(|| clocks.get(ALL_FIELDS))
+                .cloned()
+                .unwrap_or(Value::Null);
+            log.push(json!([
+                op,
+                entity.name,
+                id_text,
+                field,
+                value,
+                hlc.to_string(),
+                base
+            ]));
             clocks.insert((*field).into(), Value::String(hlc.to_string()));
         }
 
         let sets: String = changed.iter().map(|(f, _)| format!("{f} = ?, ")).collect();
-        let sql = format!("UPDATE {} SET {sets}clocks = ?, updated_ms = ? WHERE id = ?", entity.table);
+        let sql = format!(
+            "UPDATE {} SET {sets}clocks = ?, updated_ms = ? WHERE id = ?",
+            entity.table
+        );
         let mut query = sqlx::query::<Sqlite>(&sql);
         for (_, value) in &changed {
             query = bind_json(query, value);
@@ -188,16 +236,23 @@ impl WriteTx {
     /// so the delete syncs and merges by the same rule. Deleting a deleted row
     /// changes nothing.
     pub async fn delete(&mut self, entity: &'static EntityDef, id: Uuid) -> Result<bool> {
-        let deleted_at: Option<Option<String>> =
-            sqlx::query_scalar(&format!("SELECT deleted_at FROM {} WHERE id = ?", entity.table))
-                .bind(id.to_string())
-                .fetch_optional(&mut *self.tx)
-                .await?;
+        let deleted_at: Option<Option<String>> = sqlx::query_scalar(&format!(
+            "SELECT deleted_at FROM {} WHERE id = ?",
+            entity.table
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
         match deleted_at {
             None => Err(Error::not_found(entity.name, id)),
             Some(Some(_)) => Ok(false),
             Some(None) => {
-                self.update(entity, id, vec![("deleted_at", Value::String(now_rfc3339()))]).await?;
+                self.update(
+                    entity,
+                    id,
+                    vec![("deleted_at", Value::String(now_rfc3339()))],
+                )
+                .await?;
                 Ok(true)
             }
         }
@@ -219,12 +274,18 @@ impl WriteTx {
 
     /// Remember which contacts' search entries this write makes stale.
     fn note_touched(&mut self, entity: &'static EntityDef, id: &str, row: &Map<String, Value>) {
-        let contact_of = || row.get("contact_id").and_then(Value::as_str).map(str::to_owned);
+        let contact_of = || {
+            row.get("contact_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         if std::ptr::eq(entity, &entities::CONTACT) {
             self.touched_contacts.insert(id.to_owned());
         } else if std::ptr::eq(entity, &entities::COMPANY) {
             self.touched_companies.insert(id.to_owned());
-        } else if std::ptr::eq(entity, &entities::CONTACT_EMAIL) || std::ptr::eq(entity, &entities::CONTACT_PHONE) {
+        } else if std::ptr::eq(entity, &entities::CONTACT_EMAIL)
+            || std::ptr::eq(entity, &entities::CONTACT_PHONE)
+        {
             if let Some(contact) = contact_of() {
                 self.touched_contacts.insert(contact);
             }
@@ -251,7 +312,10 @@ impl WriteTx {
 fn check_fields(entity: &EntityDef, fields: &Fields) -> Result<()> {
     match fields.iter().find(|(k, _)| !entity.has_field(k)) {
         // A programming error, but never worth a panic in a user's app.
-        Some((k, _)) => Err(Error::invalid(*k, format!("{} has no field {k}", entity.name))),
+        Some((k, _)) => Err(Error::invalid(
+            *k,
+            format!("{} has no field {k}", entity.name),
+        )),
         None => Ok(()),
     }
 }
@@ -282,9 +346,10 @@ fn bind_json<'q>(
 
 fn unique_violation(e: sqlx::Error, entity: &EntityDef) -> Error {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            Error::invalid("id", format!("a {} with this id already exists", entity.name))
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::invalid(
+            "id",
+            format!("a {} with this id already exists", entity.name),
+        ),
         _ => e.into(),
     }
 }

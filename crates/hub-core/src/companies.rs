@@ -12,7 +12,15 @@ use crate::error::{Error, FieldError, Result};
 use crate::store::Store;
 
 /// Head-count buckets, as most CRMs offer them.
-pub const SIZES: [&str; 7] = ["1-10", "11-50", "51-200", "201-500", "501-1000", "1001-5000", "5001+"];
+pub const SIZES: [&str; 7] = [
+    "1-10",
+    "11-50",
+    "51-200",
+    "201-500",
+    "501-1000",
+    "1001-5000",
+    "5001+",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -77,7 +85,10 @@ pub struct CompanyPage {
 }
 
 fn text(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// `https://www.Example.com/about` -> `example.com`.
@@ -93,12 +104,19 @@ pub fn normalise_domain(input: &str) -> Result<String, String> {
         d = rest.to_owned();
     }
     let labels_ok = d.split('.').all(|l| {
-        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
     });
     if d.contains('.') && labels_ok && d.len() <= 253 {
         Ok(d)
     } else {
-        Err(format!("\"{}\" is not a web domain such as example.com", input.trim()))
+        Err(format!(
+            "\"{}\" is not a web domain such as example.com",
+            input.trim()
+        ))
     }
 }
 
@@ -121,7 +139,10 @@ fn validate(input: &CompanyInput) -> Result<Fields> {
     let size = text(&input.size);
     if let Some(s) = &size {
         if !SIZES.contains(&s.as_str()) {
-            errors.push(FieldError::new("size", format!("Size must be one of {}", SIZES.join(", "))));
+            errors.push(FieldError::new(
+                "size",
+                format!("Size must be one of {}", SIZES.join(", ")),
+            ));
         }
     }
     let country = text(&input.country).map(|c| if c.len() == 2 { c.to_uppercase() } else { c });
@@ -184,11 +205,13 @@ pub async fn delete(store: &Store, id: Uuid) -> Result<()> {
 }
 
 async fn ensure_live(tx: &mut WriteTx, id: Uuid) -> Result<()> {
-    let live: Option<i64> = sqlx::query_scalar("SELECT 1 FROM companies WHERE id = ? AND deleted_at IS NULL")
-        .bind(id.to_string())
-        .fetch_optional(tx.conn())
-        .await?;
-    live.map(|_| ()).ok_or_else(|| Error::not_found("company", id))
+    let live: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM companies WHERE id = ? AND deleted_at IS NULL")
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+    live.map(|_| ())
+        .ok_or_else(|| Error::not_found("company", id))
 }
 
 /// The live company with this name (any case), created when there is none.
@@ -203,7 +226,10 @@ pub(crate) async fn find_or_create_by_name(tx: &mut WriteTx, name: &str) -> Resu
         return Ok(id);
     }
     let id = Uuid::now_v7();
-    let mut fields = validate(&CompanyInput { name: name.to_owned(), ..Default::default() })?;
+    let mut fields = validate(&CompanyInput {
+        name: name.to_owned(),
+        ..Default::default()
+    })?;
     fields.push(("created_at", json!(now_rfc3339())));
     tx.insert(&COMPANY, id, fields).await?;
     Ok(id)
@@ -260,22 +286,32 @@ pub(crate) fn parse_time(text: Option<&str>) -> DateTime<Utc> {
 }
 
 pub async fn get(store: &Store, id: Uuid) -> Result<Company> {
-    sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE co.id = ? AND co.deleted_at IS NULL"))
-        .bind(id.to_string())
-        .fetch_optional(store.pool())
-        .await?
-        .map(Row::into_company)
-        .ok_or_else(|| Error::not_found("company", id))
+    sqlx::query_as::<_, Row>(&format!(
+        "{SELECT} WHERE co.id = ? AND co.deleted_at IS NULL"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(store.pool())
+    .await?
+    .map(Row::into_company)
+    .ok_or_else(|| Error::not_found("company", id))
 }
 
 /// Live companies by name; `search` matches the start of the name or domain.
 pub async fn list(store: &Store, query: &CompanyQuery) -> Result<CompanyPage> {
-    let pattern = text(&query.search).map(|s| format!("{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = text(&query.search).map(|s| {
+        format!(
+            "{}%",
+            s.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let filter = "co.deleted_at IS NULL AND (?1 IS NULL OR co.name LIKE ?1 ESCAPE '\\' OR co.domain LIKE ?1 ESCAPE '\\')";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM companies co WHERE {filter}"))
-        .bind(&pattern)
-        .fetch_one(store.pool())
-        .await?;
+    let total: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM companies co WHERE {filter}"))
+            .bind(&pattern)
+            .fetch_one(store.pool())
+            .await?;
     let items = sqlx::query_as::<_, Row>(&format!(
         "{SELECT} WHERE {filter} ORDER BY co.name COLLATE NOCASE, co.id LIMIT ?2 OFFSET ?3"
     ))
@@ -287,7 +323,10 @@ pub async fn list(store: &Store, query: &CompanyQuery) -> Result<CompanyPage> {
     .into_iter()
     .map(Row::into_company)
     .collect();
-    Ok(CompanyPage { total: total as u32, items })
+    Ok(CompanyPage {
+        total: total as u32,
+        items,
+    })
 }
 
 /// Look up a live company by exact id or, failing that, by name.
@@ -313,8 +352,14 @@ mod tests {
 
     #[test]
     fn domains_are_normalised_from_what_people_paste() {
-        assert_eq!(normalise_domain("https://www.Example.com/about?x=1").unwrap(), "example.com");
-        assert_eq!(normalise_domain("shop.example.co.uk").unwrap(), "shop.example.co.uk");
+        assert_eq!(
+            normalise_domain("https://www.Example.com/about?x=1").unwrap(),
+            "example.com"
+        );
+        assert_eq!(
+            normalise_domain("shop.example.co.uk").unwrap(),
+            "shop.example.co.uk"
+        );
         assert!(normalise_domain("not a domain").is_err());
         assert!(normalise_domain("localhost").is_err());
     }

@@ -34,8 +34,12 @@ pub enum LifecycleStage {
 }
 
 impl LifecycleStage {
-    pub const ALL: [LifecycleStage; 4] =
-        [LifecycleStage::Lead, LifecycleStage::Prospect, LifecycleStage::Customer, LifecycleStage::Churned];
+    pub const ALL: [LifecycleStage; 4] = [
+        LifecycleStage::Lead,
+        LifecycleStage::Prospect,
+        LifecycleStage::Customer,
+        LifecycleStage::Churned,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,9 +52,17 @@ impl LifecycleStage {
 
     pub fn parse(text: &str) -> Result<Self> {
         let t = text.trim().to_lowercase();
-        Self::ALL.into_iter().find(|s| s.as_str() == t).ok_or_else(|| {
-            Error::invalid("lifecycle_stage", format!("\"{text}\" is not a lifecycle stage (lead, prospect, customer, churned)"))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == t)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "lifecycle_stage",
+                    format!(
+                        "\"{text}\" is not a lifecycle stage (lead, prospect, customer, churned)"
+                    ),
+                )
+            })
     }
 }
 
@@ -209,30 +221,53 @@ enum CompanyChoice {
 }
 
 fn text(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn validate(input: &ContactInput, region: Region) -> Result<Valid> {
     let mut errors = Vec::new();
     let first = text(&input.first_name);
     let last = text(&input.last_name);
-    let joined = [first.as_deref(), last.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let joined = [first.as_deref(), last.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
     let display = text(&input.display_name).or_else(|| (!joined.is_empty()).then_some(joined));
     match &display {
         None => errors.push(FieldError::new("display_name", "A contact needs a name")),
-        Some(n) if n.chars().count() > MAX_NAME => {
-            errors.push(FieldError::new("display_name", format!("Names are at most {MAX_NAME} characters")))
-        }
+        Some(n) if n.chars().count() > MAX_NAME => errors.push(FieldError::new(
+            "display_name",
+            format!("Names are at most {MAX_NAME} characters"),
+        )),
         _ => {}
     }
-    for (field, value) in [("first_name", &first), ("last_name", &last), ("title", &text(&input.title))] {
+    for (field, value) in [
+        ("first_name", &first),
+        ("last_name", &last),
+        ("title", &text(&input.title)),
+    ] {
         if value.as_ref().is_some_and(|v| v.chars().count() > MAX_NAME) {
-            errors.push(FieldError::new(field, format!("At most {MAX_NAME} characters")));
+            errors.push(FieldError::new(
+                field,
+                format!("At most {MAX_NAME} characters"),
+            ));
         }
     }
-    let notes = input.notes.as_deref().map(str::trim_end).filter(|s| !s.trim().is_empty()).map(str::to_owned);
+    let notes = input
+        .notes
+        .as_deref()
+        .map(str::trim_end)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned);
     if notes.as_ref().is_some_and(|n| n.len() > MAX_NOTES) {
-        errors.push(FieldError::new("notes", "Notes are at most 100,000 characters"));
+        errors.push(FieldError::new(
+            "notes",
+            "Notes are at most 100,000 characters",
+        ));
     }
 
     let mut emails: Vec<EmailEntry> = Vec::new();
@@ -243,14 +278,24 @@ fn validate(input: &ContactInput, region: Region) -> Result<Valid> {
         let field = format!("emails[{i}]");
         let kind = e.kind.trim().to_lowercase();
         if !EMAIL_KINDS.contains(&kind.as_str()) {
-            errors.push(FieldError::new(&field, format!("Email type must be one of {}", EMAIL_KINDS.join(", "))));
+            errors.push(FieldError::new(
+                &field,
+                format!("Email type must be one of {}", EMAIL_KINDS.join(", ")),
+            ));
             continue;
         }
         match Email::parse(&e.address) {
-            Ok(email) if emails.iter().any(|x| x.address.eq_ignore_ascii_case(email.as_str())) => {
+            Ok(email)
+                if emails
+                    .iter()
+                    .any(|x| x.address.eq_ignore_ascii_case(email.as_str())) =>
+            {
                 errors.push(FieldError::new(&field, format!("{email} is listed twice")))
             }
-            Ok(email) => emails.push(EmailEntry { kind, address: email.to_string() }),
+            Ok(email) => emails.push(EmailEntry {
+                kind,
+                address: email.to_string(),
+            }),
             Err(message) => errors.push(FieldError::new(&field, message)),
         }
     }
@@ -262,14 +307,20 @@ fn validate(input: &ContactInput, region: Region) -> Result<Valid> {
         let field = format!("phones[{i}]");
         let kind = p.kind.trim().to_lowercase();
         if !PHONE_KINDS.contains(&kind.as_str()) {
-            errors.push(FieldError::new(&field, format!("Phone type must be one of {}", PHONE_KINDS.join(", "))));
+            errors.push(FieldError::new(
+                &field,
+                format!("Phone type must be one of {}", PHONE_KINDS.join(", ")),
+            ));
             continue;
         }
         match Phone::parse(&p.number, region) {
-            Ok(phone) if phones.iter().any(|x| x.number == phone.e164()) => {
-                errors.push(FieldError::new(&field, format!("{} is listed twice", phone.e164())))
-            }
-            Ok(phone) => phones.push(PhoneEntry { kind, number: phone.e164().to_owned() }),
+            Ok(phone) if phones.iter().any(|x| x.number == phone.e164()) => errors.push(
+                FieldError::new(&field, format!("{} is listed twice", phone.e164())),
+            ),
+            Ok(phone) => phones.push(PhoneEntry {
+                kind,
+                number: phone.e164().to_owned(),
+            }),
             Err(message) => errors.push(FieldError::new(&field, message)),
         }
     }
@@ -280,7 +331,10 @@ fn validate(input: &ContactInput, region: Region) -> Result<Valid> {
     let company = match (input.company_id, text(&input.company_name)) {
         (Some(id), _) => CompanyChoice::Id(id),
         (None, Some(name)) if name.chars().count() > MAX_NAME => {
-            errors.push(FieldError::new("company_name", format!("At most {MAX_NAME} characters")));
+            errors.push(FieldError::new(
+                "company_name",
+                format!("At most {MAX_NAME} characters"),
+            ));
             CompanyChoice::None
         }
         (None, Some(name)) => CompanyChoice::Name(name),
@@ -317,11 +371,16 @@ async fn resolve_company(tx: &mut WriteTx, choice: &CompanyChoice) -> Result<Val
                     .fetch_optional(tx.conn())
                     .await?;
             if live.is_none() {
-                return Err(Error::invalid("company_id", format!("no company with id {id}")));
+                return Err(Error::invalid(
+                    "company_id",
+                    format!("no company with id {id}"),
+                ));
             }
             json!(id.to_string())
         }
-        CompanyChoice::Name(name) => json!(companies::find_or_create_by_name(tx, name).await?.to_string()),
+        CompanyChoice::Name(name) => json!(companies::find_or_create_by_name(tx, name)
+            .await?
+            .to_string()),
     })
 }
 
@@ -370,10 +429,14 @@ pub async fn create(store: &Store, input: ContactInput) -> Result<Contact> {
 /// (imports, demo data). All inputs are checked before anything is written.
 pub async fn create_many(store: &Store, inputs: Vec<ContactInput>) -> Result<Vec<Uuid>> {
     let region = store.default_region();
-    let valid = inputs.iter().map(|i| validate(i, region)).collect::<Result<Vec<_>>>()?;
+    let valid = inputs
+        .iter()
+        .map(|i| validate(i, region))
+        .collect::<Result<Vec<_>>>()?;
     let mut tx = store.write().await?;
     let now = now_rfc3339();
-    let (mut contacts, mut emails, mut phones, mut tagged) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut contacts, mut emails, mut phones, mut tagged) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut ids = Vec::with_capacity(valid.len());
     for v in valid {
         let id = Uuid::now_v7();
@@ -412,8 +475,21 @@ pub async fn update(store: &Store, id: Uuid, input: ContactInput) -> Result<Cont
     .bind(id.to_string())
     .fetch_all(tx.conn())
     .await?;
-    let wanted: Vec<(String, String)> = v.emails.iter().map(|e| (e.kind.clone(), e.address.clone())).collect();
-    reconcile(&mut tx, &CONTACT_EMAIL, "address", id, current, wanted, |a, b| a.eq_ignore_ascii_case(b)).await?;
+    let wanted: Vec<(String, String)> = v
+        .emails
+        .iter()
+        .map(|e| (e.kind.clone(), e.address.clone()))
+        .collect();
+    reconcile(
+        &mut tx,
+        &CONTACT_EMAIL,
+        "address",
+        id,
+        current,
+        wanted,
+        |a, b| a.eq_ignore_ascii_case(b),
+    )
+    .await?;
 
     let current: Vec<(String, String, String, i64)> = sqlx::query_as(
         "SELECT id, kind, number, position FROM contact_phones WHERE contact_id = ? AND deleted_at IS NULL",
@@ -421,8 +497,21 @@ pub async fn update(store: &Store, id: Uuid, input: ContactInput) -> Result<Cont
     .bind(id.to_string())
     .fetch_all(tx.conn())
     .await?;
-    let wanted: Vec<(String, String)> = v.phones.iter().map(|p| (p.kind.clone(), p.number.clone())).collect();
-    reconcile(&mut tx, &CONTACT_PHONE, "number", id, current, wanted, |a, b| a == b).await?;
+    let wanted: Vec<(String, String)> = v
+        .phones
+        .iter()
+        .map(|p| (p.kind.clone(), p.number.clone()))
+        .collect();
+    reconcile(
+        &mut tx,
+        &CONTACT_PHONE,
+        "number",
+        id,
+        current,
+        wanted,
+        |a, b| a == b,
+    )
+    .await?;
 
     tags::set_for_contact(&mut tx, id, &v.tags).await?;
     tx.commit().await?;
@@ -445,7 +534,11 @@ async fn reconcile(
     let mut kept: Vec<Option<Uuid>> = vec![None; wanted.len()];
     for (row_id, _, value, _) in &current {
         let row = Uuid::parse_str(row_id).map_err(|_| Error::not_found(entity.name, row_id))?;
-        match wanted.iter().enumerate().position(|(i, (_, w))| kept[i].is_none() && same(w, value)) {
+        match wanted
+            .iter()
+            .enumerate()
+            .position(|(i, (_, w))| kept[i].is_none() && same(w, value))
+        {
             Some(i) => kept[i] = Some(row),
             None => unmatched.push((row, value.clone())),
         }
@@ -455,7 +548,11 @@ async fn reconcile(
     }
     let mut new_rows = Vec::new();
     for (i, (kind, value)) in wanted.into_iter().enumerate() {
-        let fields: Fields = vec![("kind", json!(kind)), (value_field, json!(value)), ("position", json!(i))];
+        let fields: Fields = vec![
+            ("kind", json!(kind)),
+            (value_field, json!(value)),
+            ("position", json!(i)),
+        ];
         match kept[i] {
             Some(row) => {
                 tx.update(entity, row, fields).await?;
@@ -478,11 +575,13 @@ pub async fn delete(store: &Store, id: Uuid) -> Result<()> {
 }
 
 async fn ensure_live(conn: &mut SqliteConnection, id: Uuid) -> Result<()> {
-    let live: Option<i64> = sqlx::query_scalar("SELECT 1 FROM contacts WHERE id = ? AND deleted_at IS NULL")
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
-    live.map(|_| ()).ok_or_else(|| Error::not_found("contact", id))
+    let live: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM contacts WHERE id = ? AND deleted_at IS NULL")
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    live.map(|_| ())
+        .ok_or_else(|| Error::not_found("contact", id))
 }
 
 #[derive(sqlx::FromRow)]
@@ -543,12 +642,22 @@ pub async fn get(store: &Store, id: Uuid) -> Result<Contact> {
             (Some(cid), Some(name)) => Uuid::parse_str(&cid).ok().map(|id| CompanyRef { id, name }),
             _ => None,
         },
-        lifecycle_stage: row.lifecycle_stage.as_deref().and_then(|s| LifecycleStage::parse(s).ok()).unwrap_or_default(),
+        lifecycle_stage: row
+            .lifecycle_stage
+            .as_deref()
+            .and_then(|s| LifecycleStage::parse(s).ok())
+            .unwrap_or_default(),
         owner: row.owner,
         source: row.source,
         notes: row.notes,
-        emails: emails.into_iter().map(|(kind, address)| EmailEntry { kind, address }).collect(),
-        phones: phones.into_iter().map(|(kind, number)| PhoneEntry { kind, number }).collect(),
+        emails: emails
+            .into_iter()
+            .map(|(kind, address)| EmailEntry { kind, address })
+            .collect(),
+        phones: phones
+            .into_iter()
+            .map(|(kind, number)| PhoneEntry { kind, number })
+            .collect(),
         tags,
         created_at,
         updated_at: DateTime::from_timestamp_millis(row.updated_ms).unwrap_or(created_at),
@@ -628,11 +737,18 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
             company_name: r.company_name,
             email: r.email,
             phone: r.phone,
-            lifecycle_stage: r.lifecycle_stage.as_deref().and_then(|s| LifecycleStage::parse(s).ok()).unwrap_or_default(),
+            lifecycle_stage: r
+                .lifecycle_stage
+                .as_deref()
+                .and_then(|s| LifecycleStage::parse(s).ok())
+                .unwrap_or_default(),
             tags: serde_json::from_str(&r.tags).unwrap_or_default(),
         })
         .collect();
-    Ok(ContactPage { total: total as u32, items })
+    Ok(ContactPage {
+        total: total as u32,
+        items,
+    })
 }
 
 /// Live contact count.

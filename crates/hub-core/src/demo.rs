@@ -22,35 +22,208 @@ pub const SOURCE: &str = "demo";
 const BATCH: usize = 5000;
 
 const FIRST: &[&str] = &[
-    "Ada", "Alan", "Amara", "Ana", "Andrea", "Arjun", "Astrid", "Ben", "Bianca", "Carlos", "Chen", "Chloe", "Daniel",
-    "Dana", "Diego", "Elena", "Emma", "Ethan", "Fatima", "Felix", "Freya", "Gabriel", "Grace", "Hannah", "Hiro", "Ines",
-    "Isaac", "Jamal", "Jana", "Javier", "Julia", "Kai", "Karin", "Laura", "Leo", "Lina", "Lucas", "Maya", "Mateo",
-    "Mia", "Nadia", "Noah", "Nora", "Oliver", "Olga", "Omar", "Priya", "Rafael", "Rosa", "Samir", "Sara", "Sofia",
-    "Tariq", "Tess", "Theo", "Valentina", "Victor", "Wei", "Yara", "Zoe", "Ruth", "Hugo", "Ivan", "Lea", "Marek",
+    "Ada",
+    "Alan",
+    "Amara",
+    "Ana",
+    "Andrea",
+    "Arjun",
+    "Astrid",
+    "Ben",
+    "Bianca",
+    "Carlos",
+    "Chen",
+    "Chloe",
+    "Daniel",
+    "Dana",
+    "Diego",
+    "Elena",
+    "Emma",
+    "Ethan",
+    "Fatima",
+    "Felix",
+    "Freya",
+    "Gabriel",
+    "Grace",
+    "Hannah",
+    "Hiro",
+    "Ines",
+    "Isaac",
+    "Jamal",
+    "Jana",
+    "Javier",
+    "Julia",
+    "Kai",
+    "Karin",
+    "Laura",
+    "Leo",
+    "Lina",
+    "Lucas",
+    "Maya",
+    "Mateo",
+    "Mia",
+    "Nadia",
+    "Noah",
+    "Nora",
+    "Oliver",
+    "Olga",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Rosa",
+    "Samir",
+    "Sara",
+    "Sofia",
+    "Tariq",
+    "Tess",
+    "Theo",
+    "Valentina",
+    "Victor",
+    "Wei",
+    "Yara",
+    "Zoe",
+    "Ruth",
+    "Hugo",
+    "Ivan",
+    "Lea",
+    "Marek",
 ];
 const LAST: &[&str] = &[
-    "Abbott", "Ahmed", "Andersen", "Baker", "Bauer", "Becker", "Brooks", "Castro", "Chen", "Costa", "Dubois", "Dunn",
-    "Evans", "Fischer", "Flores", "Garcia", "Gomez", "Graham", "Hansen", "Hughes", "Ito", "Jensen", "Kaur", "Keller",
-    "Khan", "Kim", "Kowalski", "Larsen", "Lopez", "Meyer", "Moreau", "Murphy", "Nakamura", "Nguyen", "Novak",
-    "O'Brien", "Okafor", "Patel", "Perez", "Petrov", "Quinn", "Reyes", "Rossi", "Schmidt", "Silva", "Singh",
-    "Sorensen", "Tanaka", "Torres", "Varga", "Wagner", "Walsh", "Weber", "Wong", "Young", "Zimmermann", "Lindqvist",
+    "Abbott",
+    "Ahmed",
+    "Andersen",
+    "Baker",
+    "Bauer",
+    "Becker",
+    "Brooks",
+    "Castro",
+    "Chen",
+    "Costa",
+    "Dubois",
+    "Dunn",
+    "Evans",
+    "Fischer",
+    "Flores",
+    "Garcia",
+    "Gomez",
+    "Graham",
+    "Hansen",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Kaur",
+    "Keller",
+    "Khan",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lopez",
+    "Meyer",
+    "Moreau",
+    "Murphy",
+    "Nakamura",
+    "Nguyen",
+    "Novak",
+    "O'Brien",
+    "Okafor",
+    "Patel",
+    "Perez",
+    "Petrov",
+    "Quinn",
+    "Reyes",
+    "Rossi",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Sorensen",
+    "Tanaka",
+    "Torres",
+    "Varga",
+    "Wagner",
+    "Walsh",
+    "Weber",
+    "Wong",
+    "Young",
+    "Zimmermann",
+    "Lindqvist",
 ];
 const COMPANY_A: &[&str] = &[
-    "Blue", "North", "Bright", "Cedar", "Harbor", "Summit", "Pioneer", "Silver", "Oak", "Granite", "Maple", "River",
-    "Atlas", "Beacon", "Copper", "Evergreen", "Falcon", "Juniper", "Meridian", "Orchid", "Quarry", "Sparrow",
+    "Blue",
+    "North",
+    "Bright",
+    "Cedar",
+    "Harbor",
+    "Summit",
+    "Pioneer",
+    "Silver",
+    "Oak",
+    "Granite",
+    "Maple",
+    "River",
+    "Atlas",
+    "Beacon",
+    "Copper",
+    "Evergreen",
+    "Falcon",
+    "Juniper",
+    "Meridian",
+    "Orchid",
+    "Quarry",
+    "Sparrow",
 ];
 const COMPANY_B: &[&str] = &[
-    "Logistics", "Bakery", "Dental", "Analytics", "Builders", "Coffee", "Design", "Energy", "Foods", "Health",
-    "Labs", "Legal", "Media", "Motors", "Outfitters", "Print", "Robotics", "Studio", "Supply", "Travel", "Ventures",
+    "Logistics",
+    "Bakery",
+    "Dental",
+    "Analytics",
+    "Builders",
+    "Coffee",
+    "Design",
+    "Energy",
+    "Foods",
+    "Health",
+    "Labs",
+    "Legal",
+    "Media",
+    "Motors",
+    "Outfitters",
+    "Print",
+    "Robotics",
+    "Studio",
+    "Supply",
+    "Travel",
+    "Ventures",
 ];
 const SUFFIX: &[&str] = &["", "", " Inc", " LLC", " Ltd", " GmbH", " & Co"];
 const INDUSTRIES: &[&str] = &[
-    "Retail", "Manufacturing", "Healthcare", "Software", "Hospitality", "Construction", "Logistics", "Finance",
-    "Education", "Professional services", "Food & beverage", "Media",
+    "Retail",
+    "Manufacturing",
+    "Healthcare",
+    "Software",
+    "Hospitality",
+    "Construction",
+    "Logistics",
+    "Finance",
+    "Education",
+    "Professional services",
+    "Food & beverage",
+    "Media",
 ];
 const TITLES: &[&str] = &[
-    "Owner", "CEO", "Office Manager", "Head of Sales", "Purchasing Manager", "Operations Lead", "CFO", "Marketing Manager",
-    "Account Executive", "Store Manager", "Founder", "IT Administrator", "Practice Manager", "Buyer",
+    "Owner",
+    "CEO",
+    "Office Manager",
+    "Head of Sales",
+    "Purchasing Manager",
+    "Operations Lead",
+    "CFO",
+    "Marketing Manager",
+    "Account Executive",
+    "Store Manager",
+    "Founder",
+    "IT Administrator",
+    "Practice Manager",
+    "Buyer",
 ];
 /// (city, region, country, area codes that libphonenumber accepts)
 const PLACES: &[(&str, &str, &str, &[&str])] = &[
@@ -62,7 +235,14 @@ const PLACES: &[(&str, &str, &str, &[&str])] = &[
     ("Denver", "CO", "US", &["303", "720"]),
     ("Boston", "MA", "US", &["617"]),
 ];
-const TAGS: &[&str] = &["vip", "newsletter", "trade-show", "referral", "partner", "follow-up"];
+const TAGS: &[&str] = &[
+    "vip",
+    "newsletter",
+    "trade-show",
+    "referral",
+    "partner",
+    "follow-up",
+];
 const OWNERS: &[&str] = &["sam@example.com", "alex@example.com", "jo@example.com"];
 
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +253,10 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions { contacts: 2000, seed: 42 }
+        DemoOptions {
+            contacts: 2000,
+            seed: 42,
+        }
     }
 }
 
@@ -93,7 +276,10 @@ pub struct DemoStatus {
 }
 
 fn slug(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase()
 }
 
 fn company_input(rng: &mut StdRng) -> CompanyInput {
@@ -104,10 +290,23 @@ fn company_input(rng: &mut StdRng) -> CompanyInput {
     let n: u32 = rng.random_range(1..999);
     CompanyInput {
         name: format!("{a} {b}{suffix}"),
-        domain: Some(format!("{}{}{}.com", slug(a), slug(b), if n % 3 == 0 { n.to_string() } else { String::new() })),
+        domain: Some(format!(
+            "{}{}{}.com",
+            slug(a),
+            slug(b),
+            if n % 3 == 0 {
+                n.to_string()
+            } else {
+                String::new()
+            }
+        )),
         industry: INDUSTRIES.choose(rng).map(|s| s.to_string()),
         size: SIZES.choose(rng).map(|s| s.to_string()),
-        street: Some(format!("{} {} St", rng.random_range(1..2000), LAST.choose(rng).copied().unwrap_or("Main"))),
+        street: Some(format!(
+            "{} {} St",
+            rng.random_range(1..2000),
+            LAST.choose(rng).copied().unwrap_or("Main")
+        )),
         city: Some(city.into()),
         region: Some(region.into()),
         postal_code: Some(format!("{:05}", rng.random_range(10000..99999))),
@@ -128,23 +327,38 @@ pub async fn generate_with_progress(
 ) -> Result<DemoReport> {
     let mut rng = StdRng::seed_from_u64(options.seed);
     let company_count = (options.contacts / 8).max(1);
-    let inputs: Vec<CompanyInput> = (0..company_count).map(|_| company_input(&mut rng)).collect();
-    let domains: Vec<String> = inputs.iter().map(|c| c.domain.clone().unwrap_or_default()).collect();
+    let inputs: Vec<CompanyInput> = (0..company_count)
+        .map(|_| company_input(&mut rng))
+        .collect();
+    let domains: Vec<String> = inputs
+        .iter()
+        .map(|c| c.domain.clone().unwrap_or_default())
+        .collect();
     let company_ids = companies::create_many(store, inputs).await?;
     remember_companies(store, &company_ids).await?;
 
     let mut written = 0;
     while written < options.contacts {
         let n = BATCH.min(options.contacts - written);
-        let batch: Vec<ContactInput> = (0..n).map(|i| contact_input(&mut rng, written + i, &company_ids, &domains)).collect();
+        let batch: Vec<ContactInput> = (0..n)
+            .map(|i| contact_input(&mut rng, written + i, &company_ids, &domains))
+            .collect();
         contacts::create_many(store, batch).await?;
         written += n;
         progress(written);
     }
-    Ok(DemoReport { contacts: written as u32, companies: company_count as u32 })
+    Ok(DemoReport {
+        contacts: written as u32,
+        companies: company_count as u32,
+    })
 }
 
-fn contact_input(rng: &mut StdRng, n: usize, company_ids: &[Uuid], domains: &[String]) -> ContactInput {
+fn contact_input(
+    rng: &mut StdRng,
+    n: usize,
+    company_ids: &[Uuid],
+    domains: &[String],
+) -> ContactInput {
     let first = FIRST.choose(rng).copied().unwrap_or("Ada");
     let last = LAST.choose(rng).copied().unwrap_or("Lovelace");
     let at = rng.random_range(0..company_ids.len());
@@ -153,23 +367,48 @@ fn contact_input(rng: &mut StdRng, n: usize, company_ids: &[Uuid], domains: &[St
     // n keeps addresses unique however many people share a name.
     let mut emails = vec![EmailEntry {
         kind: "work".into(),
-        address: format!("{}.{}{}@{}", slug(first), slug(last), if n > 0 { n.to_string() } else { String::new() }, domains[at]),
+        address: format!(
+            "{}.{}{}@{}",
+            slug(first),
+            slug(last),
+            if n > 0 { n.to_string() } else { String::new() },
+            domains[at]
+        ),
     }];
     if rng.random_bool(0.2) {
-        emails.push(EmailEntry { kind: "home".into(), address: format!("{}{}{}@example.net", slug(first), slug(last), n) });
+        emails.push(EmailEntry {
+            kind: "home".into(),
+            address: format!("{}{}{}@example.net", slug(first), slug(last), n),
+        });
     }
     let mut phones = vec![PhoneEntry {
         kind: "work".into(),
-        number: format!("+1 {area} {}{:02} {:04}", rng.random_range(2..10), rng.random_range(0..100), rng.random_range(0..10000)),
+        number: format!(
+            "+1 {area} {}{:02} {:04}",
+            rng.random_range(2..10),
+            rng.random_range(0..100),
+            rng.random_range(0..10000)
+        ),
     }];
     if rng.random_bool(0.4) {
         phones.push(PhoneEntry {
             kind: "mobile".into(),
-            number: format!("+1 {area} {}{:02} {:04}", rng.random_range(2..10), rng.random_range(0..100), rng.random_range(0..10000)),
+            number: format!(
+                "+1 {area} {}{:02} {:04}",
+                rng.random_range(2..10),
+                rng.random_range(0..100),
+                rng.random_range(0..10000)
+            ),
         });
     }
-    let stage = *LifecycleStage::ALL.choose(rng).unwrap_or(&LifecycleStage::Lead);
-    let tags = if rng.random_bool(0.3) { vec![TAGS.choose(rng).copied().unwrap_or("vip").to_string()] } else { vec![] };
+    let stage = *LifecycleStage::ALL
+        .choose(rng)
+        .unwrap_or(&LifecycleStage::Lead);
+    let tags = if rng.random_bool(0.3) {
+        vec![TAGS.choose(rng).copied().unwrap_or("vip").to_string()]
+    } else {
+        vec![]
+    };
     ContactInput {
         first_name: Some(first.into()),
         last_name: Some(last.into()),
@@ -196,34 +435,43 @@ async fn remember_companies(store: &Store, ids: &[Uuid]) -> Result<()> {
 }
 
 async fn demo_companies(store: &Store) -> Result<Vec<String>> {
-    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'demo_companies'")
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'demo_companies'")
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(stored
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
 }
 
 /// Whether demo data is present, and how much.
 pub async fn status(store: &Store) -> Result<DemoStatus> {
-    let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE source = ? AND deleted_at IS NULL")
-        .bind(SOURCE)
-        .fetch_one(store.pool())
-        .await?;
+    let contacts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE source = ? AND deleted_at IS NULL")
+            .bind(SOURCE)
+            .fetch_one(store.pool())
+            .await?;
     let companies: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM companies WHERE deleted_at IS NULL AND id IN (SELECT value FROM json_each(?))",
     )
     .bind(serde_json::to_string(&demo_companies(store).await?).unwrap_or_else(|_| "[]".into()))
     .fetch_one(store.pool())
     .await?;
-    Ok(DemoStatus { loaded: contacts > 0 || companies > 0, contacts: contacts as u32, companies: companies as u32 })
+    Ok(DemoStatus {
+        loaded: contacts > 0 || companies > 0,
+        contacts: contacts as u32,
+        companies: companies as u32,
+    })
 }
 
 /// Delete every demo contact, and every demo company that no real contact
 /// works for. Returns how many contacts were removed.
 pub async fn clear(store: &Store) -> Result<u64> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM contacts WHERE source = ? AND deleted_at IS NULL")
-        .bind(SOURCE)
-        .fetch_all(store.pool())
-        .await?;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM contacts WHERE source = ? AND deleted_at IS NULL")
+            .bind(SOURCE)
+            .fetch_all(store.pool())
+            .await?;
     let companies = demo_companies(store).await?;
     let mut tx = store.write().await?;
     for id in &ids {
@@ -241,7 +489,9 @@ pub async fn clear(store: &Store) -> Result<u64> {
             tx.delete(&COMPANY, id).await?;
         }
     }
-    sqlx::query("DELETE FROM meta WHERE key = 'demo_companies'").execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM meta WHERE key = 'demo_companies'")
+        .execute(tx.conn())
+        .await?;
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

@@ -17,7 +17,8 @@ impl Email {
         if text.is_empty() {
             return Err("Enter an email address".into());
         }
-        let parsed = EmailAddress::from_str(text).map_err(|_| format!("\"{text}\" is not a valid email address"))?;
+        let parsed = EmailAddress::from_str(text)
+            .map_err(|_| format!("\"{text}\" is not a valid email address"))?;
         let (local, domain) = (parsed.local_part(), parsed.domain());
         let dotted = domain.contains('.')
             && !domain.starts_with('.')
@@ -46,14 +47,30 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises_real_addresses() {
-        assert_eq!(Email::parse("  Ada.Lovelace@Example.COM ").unwrap().as_str(), "Ada.Lovelace@example.com");
+        assert_eq!(
+            Email::parse("  Ada.Lovelace@Example.COM ")
+                .unwrap()
+                .as_str(),
+            "Ada.Lovelace@example.com"
+        );
         assert!(Email::parse("first+tag@sub.example.co.uk").is_ok());
         assert!(Email::parse("o'brien@example.ie").is_ok());
     }
 
     #[test]
     fn rejects_what_a_person_would_call_a_typo() {
-        for bad in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "ada@@example.com", "ada lovelace@example.com", "ada@example..com", "ada@.example.com"] {
+        for bad in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "ada lovelace@example.com",
+            "ada@example..com",
+            "ada@.example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -77,7 +77,14 @@ pub static CONTACT_TAG: EntityDef = EntityDef {
     fields: &["contact_id", "tag_id", "deleted_at"],
 };
 
-pub static ALL: &[&EntityDef] = &[&COMPANY, &CONTACT, &CONTACT_EMAIL, &CONTACT_PHONE, &TAG, &CONTACT_TAG];
+pub static ALL: &[&EntityDef] = &[
+    &COMPANY,
+    &CONTACT,
+    &CONTACT_EMAIL,
+    &CONTACT_PHONE,
+    &TAG,
+    &CONTACT_TAG,
+];
 
 /// Look an entity up by its wire name.
 pub fn by_name(name: &str) -> Option<&'static EntityDef> {

@@ -17,7 +17,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -81,7 +84,10 @@ impl Error {
     }
 
     pub(crate) fn not_found(entity: &'static str, id: impl ToString) -> Self {
-        Error::NotFound { entity, id: id.to_string() }
+        Error::NotFound {
+            entity,
+            id: id.to_string(),
+        }
     }
 
     /// Attach the database path to errors whose message should name the file.
@@ -100,10 +106,21 @@ impl From<sqlx::Error> for Error {
         if let sqlx::Error::Database(db) = &e {
             // SQLite primary result codes: 5 BUSY, 6 LOCKED, 26 NOTADB.
             let code = db.code();
-            let primary = code.as_deref().and_then(|c| c.parse::<i32>().ok()).map(|c| c & 0xff);
+            let primary = code
+                .as_deref()
+                .and_then(|c| c.parse::<i32>().ok())
+                .map(|c| c & 0xff);
             match primary {
-                Some(5) | Some(6) => return Error::Locked { path: String::new() },
-                Some(26) => return Error::NotADatabase { path: String::new() },
+                Some(5) | Some(6) => {
+                    return Error::Locked {
+                        path: String::new(),
+                    }
+                }
+                Some(26) => {
+                    return Error::NotADatabase {
+                        path: String::new(),
+                    }
+                }
                 _ => {}
             }
         }

@@ -22,10 +22,12 @@ impl Default for Region {
 impl Region {
     pub fn parse(code: &str) -> Result<Region> {
         let upper = code.trim().to_uppercase();
-        upper
-            .parse::<country::Id>()
-            .map(Region)
-            .map_err(|_| Error::invalid("default_region", format!("\"{code}\" is not a two-letter region code such as US, GB or DE")))
+        upper.parse::<country::Id>().map(Region).map_err(|_| {
+            Error::invalid(
+                "default_region",
+                format!("\"{code}\" is not a two-letter region code such as US, GB or DE"),
+            )
+        })
     }
 
     pub fn code(&self) -> String {
@@ -87,15 +89,34 @@ mod tests {
 
     #[test]
     fn national_numbers_use_the_default_region() {
-        assert_eq!(Phone::parse("(415) 555-2671", region("US")).unwrap().e164(), "+14155552671");
-        assert_eq!(Phone::parse("020 7946 0018", region("GB")).unwrap().e164(), "+442079460018");
-        assert_eq!(Phone::parse("030 901820", region("DE")).unwrap().e164(), "+4930901820");
+        assert_eq!(
+            Phone::parse("(415) 555-2671", region("US")).unwrap().e164(),
+            "+14155552671"
+        );
+        assert_eq!(
+            Phone::parse("020 7946 0018", region("GB")).unwrap().e164(),
+            "+442079460018"
+        );
+        assert_eq!(
+            Phone::parse("030 901820", region("DE")).unwrap().e164(),
+            "+4930901820"
+        );
     }
 
     #[test]
     fn international_numbers_ignore_the_default_region() {
-        assert_eq!(Phone::parse("+44 20 7946 0018", region("US")).unwrap().e164(), "+442079460018");
-        assert_eq!(Phone::parse("+1-415-555-2671", region("GB")).unwrap().e164(), "+14155552671");
+        assert_eq!(
+            Phone::parse("+44 20 7946 0018", region("US"))
+                .unwrap()
+                .e164(),
+            "+442079460018"
+        );
+        assert_eq!(
+            Phone::parse("+1-415-555-2671", region("GB"))
+                .unwrap()
+                .e164(),
+            "+14155552671"
+        );
     }
 
     #[test]

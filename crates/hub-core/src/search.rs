@@ -23,7 +23,12 @@ pub(crate) async fn reindex(
         reindex_where(conn, "c.id IN (SELECT value FROM json_each(?))", chunk).await?;
     }
     for chunk in companies.chunks(CHUNK) {
-        reindex_where(conn, "c.company_id IN (SELECT value FROM json_each(?))", chunk).await?;
+        reindex_where(
+            conn,
+            "c.company_id IN (SELECT value FROM json_each(?))",
+            chunk,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -77,9 +82,18 @@ mod tests {
 
     #[test]
     fn typed_text_becomes_prefix_terms() {
-        assert_eq!(match_expression("ada.lov").as_deref(), Some("\"ada\"* \"lov\"*"));
-        assert_eq!(match_expression("  +1 (415) ").as_deref(), Some("\"1\"* \"415\"*"));
-        assert_eq!(match_expression("\"OR NOT*").as_deref(), Some("\"OR\"* \"NOT\"*"));
+        assert_eq!(
+            match_expression("ada.lov").as_deref(),
+            Some("\"ada\"* \"lov\"*")
+        );
+        assert_eq!(
+            match_expression("  +1 (415) ").as_deref(),
+            Some("\"1\"* \"415\"*")
+        );
+        assert_eq!(
+            match_expression("\"OR NOT*").as_deref(),
+            Some("\"OR\"* \"NOT\"*")
+        );
         assert_eq!(match_expression(" -- "), None);
     }
 }

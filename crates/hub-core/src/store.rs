@@ -54,11 +54,16 @@ impl Store {
     pub async fn open_with_timeout(path: &Path, busy: Duration) -> Result<Store> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Open { path: shown.clone(), message: e.to_string() })?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::Open {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
         }
         if path.is_dir() {
-            return Err(Error::Open { path: shown, message: "it is a directory".into() });
+            return Err(Error::Open {
+                path: shown,
+                message: "it is a directory".into(),
+            });
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -72,7 +77,9 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(|e| Error::from(e).at_path(&shown))?;
-        Self::init(pool, options, path.to_path_buf()).await.map_err(|e| e.at_path(&shown))
+        Self::init(pool, options, path.to_path_buf())
+            .await
+            .map_err(|e| e.at_path(&shown))
     }
 
     /// A private in-memory store, for tests and benchmarks.
@@ -93,13 +100,16 @@ impl Store {
 
     async fn init(pool: SqlitePool, options: SqliteConnectOptions, path: PathBuf) -> Result<Store> {
         // The first real read fails cleanly on a file that is not SQLite.
-        sqlx::query("SELECT count(*) FROM sqlite_master").execute(&pool).await?;
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&pool)
+            .await?;
         MIGRATOR.run(&pool).await?;
         // Read first: opening must not need the write lock, so a second
         // program can open (and read) while another one writes.
-        let existing: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'device_id'")
-            .fetch_optional(&pool)
-            .await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'device_id'")
+                .fetch_optional(&pool)
+                .await?;
         let device = match existing {
             Some(device) => device,
             None => {
@@ -107,20 +117,28 @@ impl Store {
                     .bind(DeviceId::random().to_string())
                     .execute(&pool)
                     .await?;
-                sqlx::query_scalar("SELECT value FROM meta WHERE key = 'device_id'").fetch_one(&pool).await?
+                sqlx::query_scalar("SELECT value FROM meta WHERE key = 'device_id'")
+                    .fetch_one(&pool)
+                    .await?
             }
         };
-        let device = device
-            .parse()
-            .map_err(|_| Error::Open { path: path.display().to_string(), message: "corrupt device id".into() })?;
-        let region = match std::env::var("HUB_DEFAULT_REGION").ok().filter(|r| !r.is_empty()) {
+        let device = device.parse().map_err(|_| Error::Open {
+            path: path.display().to_string(),
+            message: "corrupt device id".into(),
+        })?;
+        let region = match std::env::var("HUB_DEFAULT_REGION")
+            .ok()
+            .filter(|r| !r.is_empty())
+        {
             Some(r) => Region::parse(&r)?,
             None => {
                 let stored: Option<String> =
                     sqlx::query_scalar("SELECT value FROM meta WHERE key = 'default_region'")
                         .fetch_optional(&pool)
                         .await?;
-                stored.and_then(|r| Region::parse(&r).ok()).unwrap_or_default()
+                stored
+                    .and_then(|r| Region::parse(&r).ok())
+                    .unwrap_or_default()
             }
         };
         Ok(Store {
@@ -200,7 +218,9 @@ impl ChangeWatcher {
 }
 
 async fn data_version(conn: &mut SqliteConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("PRAGMA data_version").fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(conn)
+        .await?)
 }
 
 #[cfg(test)]

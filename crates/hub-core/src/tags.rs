@@ -15,7 +15,9 @@ use crate::store::Store;
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8a4d_4f0b_9e57_2d1c_0a93_e6f4);
 const MAX_LEN: usize = 50;
-const PALETTE: [&str; 8] = ["#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+const PALETTE: [&str; 8] = [
+    "#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#4b5563",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
@@ -44,9 +46,15 @@ pub fn clean_names(names: &[String], field: &str) -> Result<Vec<String>, crate::
             continue;
         }
         if name.chars().count() > MAX_LEN {
-            return Err(crate::FieldError::new(field, format!("Tag \"{name}\" is longer than {MAX_LEN} characters")));
+            return Err(crate::FieldError::new(
+                field,
+                format!("Tag \"{name}\" is longer than {MAX_LEN} characters"),
+            ));
         }
-        if !out.iter().any(|t| t.eq_ignore_ascii_case(name) || t.to_lowercase() == name.to_lowercase()) {
+        if !out
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name) || t.to_lowercase() == name.to_lowercase())
+        {
             out.push(name.to_owned());
         }
     }
@@ -56,17 +64,24 @@ pub fn clean_names(names: &[String], field: &str) -> Result<Vec<String>, crate::
 /// Make sure a live tag with this name exists; returns its id.
 pub(crate) async fn ensure(tx: &mut WriteTx, name: &str) -> Result<Uuid> {
     let id = tag_id(name);
-    let state: Option<Option<String>> = sqlx::query_scalar("SELECT deleted_at FROM tags WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(tx.conn())
-        .await?;
+    let state: Option<Option<String>> =
+        sqlx::query_scalar("SELECT deleted_at FROM tags WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(tx.conn())
+            .await?;
     match state {
         None => {
             let color = PALETTE[id.as_bytes()[0] as usize % PALETTE.len()];
-            tx.insert(&TAG, id, vec![("name", json!(name)), ("color", json!(color))]).await?;
+            tx.insert(
+                &TAG,
+                id,
+                vec![("name", json!(name)), ("color", json!(color))],
+            )
+            .await?;
         }
         Some(Some(_)) => {
-            tx.update(&TAG, id, vec![("deleted_at", Value::Null)]).await?;
+            tx.update(&TAG, id, vec![("deleted_at", Value::Null)])
+                .await?;
         }
         Some(None) => {}
     }
@@ -74,7 +89,11 @@ pub(crate) async fn ensure(tx: &mut WriteTx, name: &str) -> Result<Uuid> {
 }
 
 /// Make the contact's live tags exactly `names` (already cleaned).
-pub(crate) async fn set_for_contact(tx: &mut WriteTx, contact: Uuid, names: &[String]) -> Result<()> {
+pub(crate) async fn set_for_contact(
+    tx: &mut WriteTx,
+    contact: Uuid,
+    names: &[String],
+) -> Result<()> {
     let mut wanted = Vec::with_capacity(names.len());
     for name in names {
         wanted.push(ensure(tx, name).await?);
@@ -88,7 +107,8 @@ pub(crate) async fn set_for_contact(tx: &mut WriteTx, contact: Uuid, names: &[St
         let keep = wanted.iter().any(|w| w.to_string() == *tag);
         let link = Uuid::parse_str(link).map_err(|_| Error::not_found("contact_tag", link))?;
         if keep && deleted_at.is_some() {
-            tx.update(&CONTACT_TAG, link, vec![("deleted_at", Value::Null)]).await?;
+            tx.update(&CONTACT_TAG, link, vec![("deleted_at", Value::Null)])
+                .await?;
         } else if !keep && deleted_at.is_none() {
             tx.delete(&CONTACT_TAG, link).await?;
         }
@@ -97,14 +117,23 @@ pub(crate) async fn set_for_contact(tx: &mut WriteTx, contact: Uuid, names: &[St
         .iter()
         .filter(|w| !links.iter().any(|(_, tag, _)| *tag == w.to_string()))
         .map(|tag| {
-            (link_id(contact, *tag), vec![("contact_id", json!(contact.to_string())), ("tag_id", json!(tag.to_string()))])
+            (
+                link_id(contact, *tag),
+                vec![
+                    ("contact_id", json!(contact.to_string())),
+                    ("tag_id", json!(tag.to_string())),
+                ],
+            )
         })
         .collect();
     tx.insert_many(&CONTACT_TAG, new_links).await
 }
 
 /// Tag new contacts in bulk (no existing links to reconcile).
-pub(crate) async fn add_to_new_contacts(tx: &mut WriteTx, tagged: Vec<(Uuid, Vec<String>)>) -> Result<()> {
+pub(crate) async fn add_to_new_contacts(
+    tx: &mut WriteTx,
+    tagged: Vec<(Uuid, Vec<String>)>,
+) -> Result<()> {
     let mut tag_ids = std::collections::HashMap::new();
     let mut rows = Vec::new();
     for (contact, names) in tagged {
@@ -120,7 +149,10 @@ pub(crate) async fn add_to_new_contacts(tx: &mut WriteTx, tagged: Vec<(Uuid, Vec
             };
             rows.push((
                 link_id(contact, tag),
-                vec![("contact_id", json!(contact.to_string())), ("tag_id", json!(tag.to_string()))],
+                vec![
+                    ("contact_id", json!(contact.to_string())),
+                    ("tag_id", json!(tag.to_string())),
+                ],
             ));
         }
     }
@@ -140,7 +172,12 @@ pub async fn list(store: &Store) -> Result<Vec<Tag>> {
     Ok(rows
         .into_iter()
         .filter_map(|(id, name, color, count)| {
-            Some(Tag { id: Uuid::parse_str(&id).ok()?, name, color, contact_count: count as u32 })
+            Some(Tag {
+                id: Uuid::parse_str(&id).ok()?,
+                name,
+                color,
+                contact_count: count as u32,
+            })
         })
         .collect())
 }

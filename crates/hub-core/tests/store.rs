@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use hub_core::changes::WriteTx;
 use hub_core::companies::{self, CompanyInput};
-use hub_core::contacts::{self, ContactInput, ContactQuery, EmailEntry, LifecycleStage, PhoneEntry};
+use hub_core::contacts::{
+    self, ContactInput, ContactQuery, EmailEntry, LifecycleStage, PhoneEntry,
+};
 use hub_core::entities::CONTACT;
 use hub_core::{demo, tags, Hlc, Store};
 use serde_json::json;
@@ -22,23 +24,39 @@ fn ada() -> ContactInput {
         last_name: Some("Lovelace".into()),
         title: Some("Analyst".into()),
         company_name: Some("Analytical Engines".into()),
-        emails: vec![EmailEntry { kind: "work".into(), address: "ada.lovelace@engines.example.com".into() }],
-        phones: vec![PhoneEntry { kind: "mobile".into(), number: "(415) 555-2671".into() }],
+        emails: vec![EmailEntry {
+            kind: "work".into(),
+            address: "ada.lovelace@engines.example.com".into(),
+        }],
+        phones: vec![PhoneEntry {
+            kind: "mobile".into(),
+            number: "(415) 555-2671".into(),
+        }],
         tags: vec!["VIP".into()],
         ..Default::default()
     }
 }
 
 async fn log_count(store: &Store) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM change_log").fetch_one(store.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM change_log")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
 }
 
 async fn row_count(store: &Store, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(store.pool()).await.unwrap()
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
 }
 
 fn search(q: &str) -> ContactQuery {
-    ContactQuery { search: Some(q.into()), limit: 50, ..Default::default() }
+    ContactQuery {
+        search: Some(q.into()),
+        limit: 50,
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -66,13 +84,17 @@ async fn create_then_read_back_normalised_values() {
 async fn every_write_logs_each_field_with_a_clock_in_the_same_transaction() {
     let (_dir, store) = store().await;
     let c = contacts::create(&store, ada()).await.unwrap();
-    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT entity, row_id, field, hlc, base FROM change_log ORDER BY seq",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
-    let fields_of = |entity: &str| rows.iter().filter(|r| r.0 == entity).map(|r| r.2.clone()).collect::<Vec<_>>();
+    let rows: Vec<(String, String, String, String, Option<String>)> =
+        sqlx::query_as("SELECT entity, row_id, field, hlc, base FROM change_log ORDER BY seq")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let fields_of = |entity: &str| {
+        rows.iter()
+            .filter(|r| r.0 == entity)
+            .map(|r| r.2.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(fields_of("contact").len(), CONTACT.fields.len());
     assert!(fields_of("contact_email").contains(&"address".to_string()));
     assert!(fields_of("contact_phone").contains(&"number".to_string()));
@@ -90,13 +112,12 @@ async fn every_write_logs_each_field_with_a_clock_in_the_same_transaction() {
     let mut input = ContactInput::from(&c);
     input.title = Some("Chief Analyst".into());
     contacts::update(&store, c.id, input.clone()).await.unwrap();
-    let edits: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT field, value, hlc, base FROM change_log WHERE seq > ? ORDER BY seq",
-    )
-    .bind(before)
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let edits: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT field, value, hlc, base FROM change_log WHERE seq > ? ORDER BY seq")
+            .bind(before)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     assert_eq!(edits.len(), 1, "{edits:?}");
     assert_eq!(edits[0].0, "title");
     assert_eq!(edits[0].1, "\"Chief Analyst\"");
@@ -112,11 +133,22 @@ async fn an_aborted_transaction_leaves_neither_row_nor_log_entry() {
     let id = Uuid::now_v7();
     {
         let mut tx: WriteTx = store.write().await.unwrap();
-        tx.insert(&CONTACT, id, vec![("display_name", json!("Half Written"))]).await.unwrap();
-        let inside: i64 = sqlx::query_scalar("SELECT count(*) FROM change_log").fetch_one(tx.conn()).await.unwrap();
-        assert!(inside > 0, "the log entry is written inside the transaction");
+        tx.insert(&CONTACT, id, vec![("display_name", json!("Half Written"))])
+            .await
+            .unwrap();
+        let inside: i64 = sqlx::query_scalar("SELECT count(*) FROM change_log")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        assert!(
+            inside > 0,
+            "the log entry is written inside the transaction"
+        );
         // A second write fails midway (the same id again): the caller gives up.
-        let err = tx.insert(&CONTACT, id, vec![("display_name", json!("Again"))]).await.unwrap_err();
+        let err = tx
+            .insert(&CONTACT, id, vec![("display_name", json!("Again"))])
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "validation");
         // Dropped without commit.
     }
@@ -127,7 +159,9 @@ async fn an_aborted_transaction_leaves_neither_row_nor_log_entry() {
     // A batch with one bad contact writes none of them.
     let mut bad = ada();
     bad.emails[0].address = "not-an-email".into();
-    let err = contacts::create_many(&store, vec![ada(), bad]).await.unwrap_err();
+    let err = contacts::create_many(&store, vec![ada(), bad])
+        .await
+        .unwrap_err();
     assert_eq!(err.field_errors()[0].field, "emails[0]");
     assert_eq!(row_count(&store, "contacts").await, 0);
     assert_eq!(log_count(&store).await, 0);
@@ -137,28 +171,91 @@ async fn an_aborted_transaction_leaves_neither_row_nor_log_entry() {
 async fn bad_input_is_refused_with_field_errors_and_writes_nothing() {
     let (_dir, store) = store().await;
     let cases: Vec<(ContactInput, &str)> = vec![
-        (ContactInput { emails: vec![EmailEntry { kind: "work".into(), address: "ada@".into() }], ..ada() }, "emails[0]"),
-        (ContactInput { phones: vec![PhoneEntry { kind: "work".into(), number: "12".into() }], ..ada() }, "phones[0]"),
-        (ContactInput { first_name: None, last_name: Some("  ".into()), display_name: None, ..ada() }, "display_name"),
-        (ContactInput { phones: vec![PhoneEntry { kind: "fax".into(), number: "+14155552671".into() }], ..ada() }, "phones[0]"),
-        (ContactInput { company_id: Some(Uuid::now_v7()), ..ada() }, "company_id"),
+        (
+            ContactInput {
+                emails: vec![EmailEntry {
+                    kind: "work".into(),
+                    address: "ada@".into(),
+                }],
+                ..ada()
+            },
+            "emails[0]",
+        ),
+        (
+            ContactInput {
+                phones: vec![PhoneEntry {
+                    kind: "work".into(),
+                    number: "12".into(),
+                }],
+                ..ada()
+            },
+            "phones[0]",
+        ),
+        (
+            ContactInput {
+                first_name: None,
+                last_name: Some("  ".into()),
+                display_name: None,
+                ..ada()
+            },
+            "display_name",
+        ),
+        (
+            ContactInput {
+                phones: vec![PhoneEntry {
+                    kind: "fax".into(),
+                    number: "+14155552671".into(),
+                }],
+                ..ada()
+            },
+            "phones[0]",
+        ),
+        (
+            ContactInput {
+                company_id: Some(Uuid::now_v7()),
+                ..ada()
+            },
+            "company_id",
+        ),
     ];
     for (input, field) in cases {
         let err = contacts::create(&store, input).await.unwrap_err();
         assert_eq!(err.code(), "validation");
-        assert!(err.field_errors().iter().any(|e| e.field == field), "{field}: {err}");
+        assert!(
+            err.field_errors().iter().any(|e| e.field == field),
+            "{field}: {err}"
+        );
     }
     assert_eq!(log_count(&store).await, 0);
     assert_eq!(row_count(&store, "contacts").await, 0);
     assert_eq!(row_count(&store, "companies").await, 0);
 
     let missing = Uuid::now_v7();
-    assert_eq!(contacts::get(&store, missing).await.unwrap_err().code(), "not_found");
-    assert_eq!(contacts::update(&store, missing, ada()).await.unwrap_err().code(), "not_found");
-    assert_eq!(contacts::delete(&store, missing).await.unwrap_err().code(), "not_found");
-    let err = companies::create(&store, CompanyInput { name: " ".into(), domain: Some("nope".into()), ..Default::default() })
-        .await
-        .unwrap_err();
+    assert_eq!(
+        contacts::get(&store, missing).await.unwrap_err().code(),
+        "not_found"
+    );
+    assert_eq!(
+        contacts::update(&store, missing, ada())
+            .await
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+    assert_eq!(
+        contacts::delete(&store, missing).await.unwrap_err().code(),
+        "not_found"
+    );
+    let err = companies::create(
+        &store,
+        CompanyInput {
+            name: " ".into(),
+            domain: Some("nope".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.field_errors().len(), 2);
     assert_eq!(log_count(&store).await, 0);
 }
@@ -170,59 +267,139 @@ async fn search_finds_prefixes_of_names_emails_phones_and_companies() {
     let mut other = ada();
     other.first_name = Some("Charles".into());
     other.last_name = Some("Babbage".into());
-    other.emails = vec![EmailEntry { kind: "home".into(), address: "charles@difference.example.org".into() }];
-    other.phones = vec![PhoneEntry { kind: "work".into(), number: "+44 20 7946 0018".into() }];
+    other.emails = vec![EmailEntry {
+        kind: "home".into(),
+        address: "charles@difference.example.org".into(),
+    }];
+    other.phones = vec![PhoneEntry {
+        kind: "work".into(),
+        number: "+44 20 7946 0018".into(),
+    }];
     other.company_name = Some("Difference Ltd".into());
     contacts::create(&store, other).await.unwrap();
 
-    for q in ["ada", "lovel", "ada.lov", "engines.exa", "4155", "+1415", "(415) 555", "analyt", "Ana Lov"] {
+    for q in [
+        "ada",
+        "lovel",
+        "ada.lov",
+        "engines.exa",
+        "4155",
+        "+1415",
+        "(415) 555",
+        "analyt",
+        "Ana Lov",
+    ] {
         let page = contacts::list(&store, &search(q)).await.unwrap();
         assert_eq!(page.total, 1, "query {q:?}");
         assert_eq!(page.items[0].id, c.id, "query {q:?}");
     }
-    assert_eq!(contacts::list(&store, &search("2079")).await.unwrap().items[0].display_name, "Charles Babbage");
-    assert_eq!(contacts::list(&store, &search("zzz")).await.unwrap().total, 0);
-    assert_eq!(contacts::list(&store, &search("")).await.unwrap().total, 2, "empty search lists all");
+    assert_eq!(
+        contacts::list(&store, &search("2079")).await.unwrap().items[0].display_name,
+        "Charles Babbage"
+    );
+    assert_eq!(
+        contacts::list(&store, &search("zzz")).await.unwrap().total,
+        0
+    );
+    assert_eq!(
+        contacts::list(&store, &search("")).await.unwrap().total,
+        2,
+        "empty search lists all"
+    );
 
     // Renaming the company re-indexes its contacts; deleting a contact drops it.
     let company = c.company.clone().unwrap();
-    let mut input = CompanyInput { name: "Jacquard Looms".into(), ..Default::default() };
+    let mut input = CompanyInput {
+        name: "Jacquard Looms".into(),
+        ..Default::default()
+    };
     input.domain = Some("looms.example.com".into());
     companies::update(&store, company.id, input).await.unwrap();
-    assert_eq!(contacts::list(&store, &search("jacq")).await.unwrap().total, 1);
-    assert_eq!(contacts::list(&store, &search("analyt")).await.unwrap().total, 0);
+    assert_eq!(
+        contacts::list(&store, &search("jacq")).await.unwrap().total,
+        1
+    );
+    assert_eq!(
+        contacts::list(&store, &search("analyt"))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     contacts::delete(&store, c.id).await.unwrap();
-    assert_eq!(contacts::list(&store, &search("ada")).await.unwrap().total, 0);
-    assert_eq!(contacts::get(&store, c.id).await.unwrap_err().code(), "not_found");
+    assert_eq!(
+        contacts::list(&store, &search("ada")).await.unwrap().total,
+        0
+    );
+    assert_eq!(
+        contacts::get(&store, c.id).await.unwrap_err().code(),
+        "not_found"
+    );
 }
 
 #[tokio::test]
 async fn editing_emails_and_phones_keeps_rows_whose_value_stays() {
     let (_dir, store) = store().await;
     let c = contacts::create(&store, ada()).await.unwrap();
-    let email_row: String = sqlx::query_scalar("SELECT id FROM contact_emails").fetch_one(store.pool()).await.unwrap();
+    let email_row: String = sqlx::query_scalar("SELECT id FROM contact_emails")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     let mut input = ContactInput::from(&c);
-    input.emails.insert(0, EmailEntry { kind: "home".into(), address: "ada@home.example.net".into() });
+    input.emails.insert(
+        0,
+        EmailEntry {
+            kind: "home".into(),
+            address: "ada@home.example.net".into(),
+        },
+    );
     input.emails[1].kind = "other".into();
     input.phones.clear();
     input.tags = vec!["vip".into(), "newsletter".into()];
     let c = contacts::update(&store, c.id, input).await.unwrap();
-    assert_eq!(c.emails.iter().map(|e| e.address.as_str()).collect::<Vec<_>>(), ["ada@home.example.net", "ada.lovelace@engines.example.com"]);
+    assert_eq!(
+        c.emails
+            .iter()
+            .map(|e| e.address.as_str())
+            .collect::<Vec<_>>(),
+        ["ada@home.example.net", "ada.lovelace@engines.example.com"]
+    );
     assert_eq!(c.emails[1].kind, "other");
     assert!(c.phones.is_empty());
     assert_eq!(c.tags, vec!["newsletter", "VIP"]);
-    let still: i64 = sqlx::query_scalar("SELECT count(*) FROM contact_emails WHERE id = ? AND deleted_at IS NULL")
-        .bind(&email_row)
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let still: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM contact_emails WHERE id = ? AND deleted_at IS NULL",
+    )
+    .bind(&email_row)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
     assert_eq!(still, 1, "the kept address is the same row");
-    assert_eq!(contacts::list(&store, &search("4155")).await.unwrap().total, 0, "removed phone no longer found");
+    assert_eq!(
+        contacts::list(&store, &search("4155")).await.unwrap().total,
+        0,
+        "removed phone no longer found"
+    );
 
-    let by_tag = contacts::list(&store, &ContactQuery { tag: Some("Newsletter".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let by_tag = contacts::list(
+        &store,
+        &ContactQuery {
+            tag: Some("Newsletter".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(by_tag.total, 1);
     let all_tags = tags::list(&store).await.unwrap();
-    assert_eq!(all_tags.iter().map(|t| (t.name.as_str(), t.contact_count)).collect::<Vec<_>>(), [("newsletter", 1), ("VIP", 1)]);
+    assert_eq!(
+        all_tags
+            .iter()
+            .map(|t| (t.name.as_str(), t.contact_count))
+            .collect::<Vec<_>>(),
+        [("newsletter", 1), ("VIP", 1)]
+    );
 }
 
 #[tokio::test]
@@ -248,7 +425,11 @@ async fn two_handles_on_one_file_never_issue_the_same_clock() {
     for h in handles {
         h.await.unwrap();
     }
-    let clocks: Vec<String> = sqlx::query_scalar("SELECT DISTINCT hlc FROM change_log ORDER BY seq").fetch_all(app.pool()).await.unwrap();
+    let clocks: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT hlc FROM change_log ORDER BY seq")
+            .fetch_all(app.pool())
+            .await
+            .unwrap();
     assert_eq!(clocks.len(), 40, "one distinct clock per change");
     let mut sorted = clocks.clone();
     sorted.sort();
@@ -260,7 +441,9 @@ async fn a_locked_database_is_reported_not_waited_on_forever() {
     let (dir, store) = store().await;
     let path = dir.path().join("hub.db");
     let mut holder = store.write().await.unwrap(); // holds the write lock
-    let other = Store::open_with_timeout(&path, Duration::from_millis(200)).await.unwrap();
+    let other = Store::open_with_timeout(&path, Duration::from_millis(200))
+        .await
+        .unwrap();
     let err = contacts::create(&other, ada()).await.unwrap_err();
     assert_eq!(err.code(), "locked", "{err}");
     let _ = holder.conn();
@@ -272,16 +455,38 @@ async fn a_locked_database_is_reported_not_waited_on_forever() {
 async fn demo_data_is_plausible_and_clears_in_one_go() {
     let (_dir, store) = store().await;
     let mine = contacts::create(&store, ada()).await.unwrap();
-    let report = demo::generate(&store, demo::DemoOptions { contacts: 300, seed: 7 }).await.unwrap();
+    let report = demo::generate(
+        &store,
+        demo::DemoOptions {
+            contacts: 300,
+            seed: 7,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(report.contacts, 300);
     let status = demo::status(&store).await.unwrap();
     assert!(status.loaded);
     assert_eq!(status.contacts, 300);
-    let page = contacts::list(&store, &ContactQuery { limit: 300, ..Default::default() }).await.unwrap();
+    let page = contacts::list(
+        &store,
+        &ContactQuery {
+            limit: 300,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(page.total, 301);
-    assert!(page.items.iter().all(|c| c.email.is_some() && c.phone.as_deref().is_some_and(|p| p.starts_with("+1"))));
+    assert!(page
+        .items
+        .iter()
+        .all(|c| c.email.is_some() && c.phone.as_deref().is_some_and(|p| p.starts_with("+1"))));
     assert_eq!(demo::clear(&store).await.unwrap(), 300);
     assert!(!demo::status(&store).await.unwrap().loaded);
     assert_eq!(contacts::count(&store).await.unwrap(), 1);
-    assert!(contacts::get(&store, mine.id).await.is_ok(), "the user's own contact stays");
+    assert!(
+        contacts::get(&store, mine.id).await.is_ok(),
+        "the user's own contact stays"
+    );
 }

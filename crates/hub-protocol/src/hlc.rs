@@ -113,7 +113,11 @@ pub struct HlcClock {
 
 impl HlcClock {
     pub fn new(device: DeviceId) -> Self {
-        HlcClock { device, last_ms: 0, last_counter: 0 }
+        HlcClock {
+            device,
+            last_ms: 0,
+            last_counter: 0,
+        }
     }
 
     /// Resume from the highest clock this device has issued or seen, so a
@@ -139,7 +143,11 @@ impl HlcClock {
         } else {
             self.last_counter += 1;
         }
-        Hlc { ms: self.last_ms, counter: self.last_counter, device: self.device }
+        Hlc {
+            ms: self.last_ms,
+            counter: self.last_counter,
+            device: self.device,
+        }
     }
 
     /// Receive rule: after observing `remote`, every later `now` is above it.
@@ -171,7 +179,11 @@ mod tests {
 
     #[test]
     fn text_form_round_trips_and_sorts_like_the_clock() {
-        let a = Hlc { ms: 1_732_885_200_000, counter: 7, device: dev(1) };
+        let a = Hlc {
+            ms: 1_732_885_200_000,
+            counter: 7,
+            device: dev(1),
+        };
         let text = a.to_string();
         assert_eq!(text.len(), 15 + 1 + 5 + 1 + 32);
         assert_eq!(text.parse::<Hlc>().unwrap(), a);
@@ -192,7 +204,11 @@ mod tests {
     #[test]
     fn observe_moves_past_a_clock_from_the_future() {
         let mut c = HlcClock::new(dev(1));
-        let remote = Hlc { ms: 5000, counter: 3, device: dev(2) };
+        let remote = Hlc {
+            ms: 5000,
+            counter: 3,
+            device: dev(2),
+        };
         c.observe(remote, 1000);
         let next = c.now(1000);
         assert!(next > remote);
