@@ -1,0 +1,28 @@
+// Lists the app's commands so tauri-build generates an `allow-<command>`
+// permission for each; with an app manifest no command is reachable unless a
+// capability (capabilities/default.json) grants it. Tauri also embeds ../ui/dist
+// here: build the UI first (`npm --prefix ui run build`).
+const COMMANDS: &[&str] = &[
+    "list_contacts",
+    "get_contact",
+    "create_contact",
+    "update_contact",
+    "delete_contact",
+    "list_companies",
+    "get_company",
+    "create_company",
+    "update_company",
+    "delete_company",
+    "list_tags",
+    "demo_status",
+    "clear_demo_data",
+    "store_info",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("failed to run tauri-build");
+}

@@ -1,0 +1,8 @@
+//! The IPC surface: one module per domain noun, each command a single call
+//! into hub-core. No SQL and no business rules here.
+
+pub mod companies;
+pub mod contacts;
+pub mod demo;
+pub mod store;
+pub mod tags;

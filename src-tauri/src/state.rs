@@ -1,0 +1,23 @@
+//! What the commands share: the store, or why it could not be opened.
+//!
+//! A store that fails to open (not SQLite, locked by another program) must not
+//! stop the window from appearing: every command then answers with the open
+//! error, and the UI shows it where the data would have been.
+
+use hub_core::Store;
+
+use crate::error::CommandError;
+
+pub enum AppState {
+    Open(Store),
+    Failed(CommandError),
+}
+
+impl AppState {
+    pub fn store(&self) -> Result<&Store, CommandError> {
+        match self {
+            AppState::Open(store) => Ok(store),
+            AppState::Failed(err) => Err(err.clone()),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Turns database commits into one `store-changed` event per tick.
+//!
+//! `PRAGMA data_version` on a dedicated connection moves whenever any
+//! connection commits: this app's pool, the `hub` CLI, or (later) sync. Polling
+//! it every 500 ms batches bursts of writes into a single event, so open views
+//! refresh once and a CLI change shows up within about a second.
+
+use std::time::Duration;
+
+use hub_core::Store;
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::time::MissedTickBehavior;
+
+pub const EVENT: &str = "store-changed";
+const TICK: Duration = Duration::from_millis(500);
+
+pub fn spawn_watcher<R: Runtime>(app: AppHandle<R>, store: Store) {
+    tauri::async_runtime::spawn(async move {
+        let mut watcher = match store.watcher().await {
+            Ok(w) => w,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot watch the store; views will not refresh by themselves");
+                return;
+            }
+        };
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match watcher.changed().await {
+                Ok(true) => {
+                    if let Err(err) = app.emit(EVENT, ()) {
+                        tracing::warn!(error = %err, "cannot emit {EVENT}");
+                    }
+                }
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %err, "store watcher poll failed"),
+            }
+        }
+    });
+}
