@@ -1,0 +1,458 @@
+"""WebDriver suite for the Customer Hub desktop app.
+
+Drives the real binary (WebKitGTK under Xvfb) through tauri-driver, and the
+`hub` CLI against the same database. Started by tests/ui/run.sh, which sets
+HUB_DB, APP, HUB_BIN, DRIVER_URL and ARTIFACTS.
+
+The tests run in order and share one database: the first session starts from
+an empty store, the second after `hub demo --contacts 500`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
+
+APP = Path(os.environ["APP"]).resolve()
+HUB_BIN = Path(os.environ["HUB_BIN"]).resolve()
+HUB_DB = os.environ["HUB_DB"]
+DRIVER_URL = os.environ.get("DRIVER_URL", "http://127.0.0.1:4444")
+ARTIFACTS = Path(os.environ.get("ARTIFACTS", "tests/ui/artifacts"))
+SCREENSHOTS = os.environ.get("SCREENSHOTS_DIR")  # set to docs/screenshots to refresh them
+
+DEFAULT_WAIT = 10.0
+
+
+class Failure(AssertionError):
+    pass
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def hub(*args: str) -> str:
+    """Run the `hub` CLI against the app's database; returns stdout."""
+    result = subprocess.run(
+        [str(HUB_BIN), "--db", HUB_DB, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise Failure(f"hub {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def cli_contacts(search: str | None = None) -> dict:
+    args = ["contact", "list", "--json"]
+    if search:
+        args += ["--search", search]
+    return json.loads(hub(*args))
+
+
+def content(element: WebElement) -> str:
+    """An element's text as in the DOM. WebDriver's `.text` drops text that
+    WebKitWebDriver thinks is clipped, which the list's ellipsis cells are."""
+    return (element.get_attribute("textContent") or "").strip()
+
+
+def wait_until(what: str, check: Callable[[], object], timeout: float = DEFAULT_WAIT) -> object:
+    """Poll `check` until it returns something truthy; fail with `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except (StaleElementReferenceException, WebDriverException) as e:
+            last_error = e
+        time.sleep(0.1)
+    raise Failure(f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last_error})" if last_error else ""))
+
+
+def screenshot(name: str) -> Path:
+    """The whole Xvfb screen, cropped to the window (the screen around it is black)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    raw = ARTIFACTS / f"{name}.raw.png"
+    out = ARTIFACTS / f"{name}.png"
+    subprocess.run(["/usr/bin/import", "-window", "root", str(raw)], check=True, timeout=30)
+    subprocess.run(["/usr/bin/convert", str(raw), "-trim", "+repage", str(out)], check=True, timeout=30)
+    raw.unlink()
+    return out
+
+
+def publish(shot: Path, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(SCREENSHOTS) / f"{name}.png")
+
+
+class App:
+    """One WebDriver session: the app window with the current database."""
+
+    def __init__(self) -> None:
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": str(APP)})
+        self.driver = webdriver.Remote(DRIVER_URL, options=options)
+        self.driver.implicitly_wait(0)
+        self.wait_for("contacts-screen")
+
+    def quit(self) -> None:
+        try:
+            self.driver.quit()
+        except WebDriverException:
+            pass
+
+    # finding things
+
+    def find_all(self, testid: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+    def find(self, testid: str) -> WebElement | None:
+        found = self.find_all(testid)
+        return found[0] if found else None
+
+    def wait_for(self, testid: str, timeout: float = DEFAULT_WAIT) -> WebElement:
+        return wait_until(
+            f'[data-testid="{testid}"] to be shown',
+            lambda: next((e for e in self.find_all(testid) if e.is_displayed()), None),
+            timeout,
+        )
+
+    def wait_gone(self, testid: str, timeout: float = DEFAULT_WAIT) -> None:
+        wait_until(f'[data-testid="{testid}"] to go away', lambda: not self.find_all(testid), timeout)
+
+    def text(self, testid: str) -> str:
+        return self.wait_for(testid).text.strip()
+
+    def row_names(self) -> list[str]:
+        return [content(e) for e in self.find_all("contact-row-name")]
+
+    def wait_for_row(self, name: str, timeout: float = DEFAULT_WAIT) -> WebElement:
+        def row() -> WebElement | None:
+            for e in self.find_all("contact-row"):
+                if content(e.find_element(By.CSS_SELECTOR, '[data-testid="contact-row-name"]')) == name:
+                    return e
+            return None
+
+        return wait_until(f"a contact row named {name!r}", row, timeout)
+
+    # doing things
+
+    def click(self, testid: str) -> None:
+        self.wait_for(testid).click()
+
+    def type(self, testid: str, text: str, clear: bool = True) -> None:
+        field = self.wait_for(testid)
+        if clear:
+            field.clear()
+        field.send_keys(text)
+
+    def go_contacts(self) -> None:
+        self.click("nav-contacts")
+        self.wait_for("contacts-screen")
+
+    def go_companies(self) -> None:
+        self.click("nav-companies")
+        self.wait_for("companies-screen")
+
+    def search_contacts(self, text: str) -> None:
+        self.go_contacts()
+        self.type("contact-search", text)
+
+    def count(self, testid: str = "contact-count") -> int:
+        return int(self.text(testid).replace(",", "").replace(".", "").replace("\u202f", ""))
+
+
+# --- the tests ---------------------------------------------------------------
+
+LOVELACE_EMAIL = "ada.lovelace@analytical-engines.example"
+
+
+def test_empty_store_shows_an_empty_state(app: App) -> None:
+    app.wait_for("contacts-empty")
+    assert app.find("demo-banner") is None, "no demo banner on an empty store"
+    screenshot("01-empty")
+
+
+def test_create_contact_through_form_then_find_it_by_email(app: App) -> None:
+    app.click("new-contact")
+    app.wait_for("contact-form")
+    app.type("input-first-name", "Ada")
+    app.type("input-last-name", "Lovelace")
+    app.type("input-title", "Analyst")
+    app.type("company-picker", "Analytical Engines")
+    app.wait_for("company-new-hint")
+    Select(app.wait_for("input-stage")).select_by_value("prospect")
+    app.type("input-email-0", LOVELACE_EMAIL)
+    app.type("input-phone-0", "+44 20 7946 0018")
+    app.type("tags-input", "vip" + Keys.ENTER)
+    app.type("tags-input", "mathematics" + Keys.ENTER, clear=False)
+    assert len(app.find_all("tag-chip")) == 2, "two tag chips"
+    app.type("input-notes", "Wrote the first program.")
+    screenshot("02-contact-form")
+    app.click("save-contact")
+
+    app.wait_for("contact-detail")
+    wait_until("the saved contact's name", lambda: app.text("contact-name") == "Ada Lovelace")
+    assert app.text("contact-email") == LOVELACE_EMAIL
+    assert app.text("contact-company") == "Analytical Engines"
+    assert sorted(e.text for e in app.find_all("contact-tag")) == ["mathematics", "vip"]
+
+    # Find it again by typing part of its email address.
+    app.search_contacts("lovelace@analyt")
+    row = app.wait_for_row("Ada Lovelace")
+    wait_until("exactly one match", lambda: app.row_names() == ["Ada Lovelace"])
+    screenshot("03-search")
+    row.click()
+    app.wait_for("contact-detail")
+    wait_until("the opened contact", lambda: app.text("contact-name") == "Ada Lovelace")
+
+    stored = cli_contacts("lovelace")
+    assert stored["total"] == 1, stored
+    assert stored["items"][0]["email"] == LOVELACE_EMAIL
+
+
+def test_bad_email_shows_inline_error_and_saves_nothing(app: App) -> None:
+    before = cli_contacts()["total"]
+    app.go_contacts()
+    app.click("new-contact")
+    app.type("input-first-name", "Charles")
+    app.type("input-last-name", "Babbage")
+    app.type("input-email-0", "charles-at-difference-engine")
+    app.click("save-contact")
+
+    error = app.wait_for("error-email-0")
+    assert "valid email" in error.text, error.text
+    assert app.wait_for("input-email-0").get_attribute("aria-invalid") == "true"
+    assert app.find("contact-form") is not None, "still on the form"
+    screenshot("04-bad-email")
+    time.sleep(0.5)
+    assert cli_contacts()["total"] == before, "nothing was saved"
+    assert cli_contacts("babbage")["total"] == 0
+
+    # Fixing the address clears the message.
+    app.type("input-email-0", "charles@difference-engine.example")
+    app.wait_gone("error-email-0")
+    app.click("cancel-contact")
+    app.wait_gone("contact-form")
+
+
+def test_core_rejects_a_bad_phone_and_the_form_shows_it_inline(app: App) -> None:
+    # Passes the UI's light check, so the core's validation error is the one shown.
+    before = cli_contacts()["total"]
+    app.go_contacts()
+    app.click("new-contact")
+    app.type("input-first-name", "Mary")
+    app.type("input-last-name", "Somerville")
+    app.type("input-phone-0", "+999 123 4567")
+    app.click("save-contact")
+    error = app.wait_for("error-phone-0")
+    assert error.text.strip(), "a message from the core"
+    assert app.find("contact-form") is not None
+    assert cli_contacts()["total"] == before, "nothing was saved"
+    app.click("cancel-contact")
+    app.wait_gone("contact-form")
+
+
+def test_contact_added_with_the_cli_appears_while_the_app_is_open(app: App) -> None:
+    app.go_contacts()
+    if app.find("clear-filters"):
+        app.click("clear-filters")
+    app.wait_for_row("Ada Lovelace")
+    started = time.monotonic()
+    new_id = hub("contact", "add", "--name", "Grace Hopper", "--email", "grace@navy.example",
+                 "--company", "US Navy", "--tag", "vip").strip()
+    assert new_id, "hub printed the new id"
+    app.wait_for_row("Grace Hopper", timeout=5)
+    took = time.monotonic() - started
+    print(f"    CLI contact visible in the app after {took:.2f}s")
+    assert app.count() == 2
+
+
+def test_edit_contact_updates_detail_and_store(app: App) -> None:
+    app.go_contacts()
+    app.wait_for_row("Ada Lovelace").click()
+    app.wait_for("contact-detail")
+    app.click("edit-contact")
+    app.wait_for("contact-form")
+    wait_until("the form filled in", lambda: app.wait_for("input-first-name").get_attribute("value") == "Ada")
+    Select(app.wait_for("input-stage")).select_by_value("customer")
+    app.click("add-email")
+    app.type("input-email-1", "ada@home.example")
+    app.click("save-contact")
+    app.wait_for("contact-detail")
+    wait_until("two email addresses", lambda: len(app.find_all("contact-email")) == 2)
+    assert app.text("stage-badge") == "Customer"
+
+    shown = json.loads(hub("contact", "show", cli_contacts("lovelace")["items"][0]["id"], "--json"))
+    assert shown["lifecycle_stage"] == "customer", shown
+    assert [e["address"] for e in shown["emails"]] == [LOVELACE_EMAIL, "ada@home.example"], shown
+
+
+def test_company_typed_on_a_contact_lists_its_people(app: App) -> None:
+    app.go_companies()
+    wait_until("two companies", lambda: app.count("company-count") == 2)
+    row = wait_until(
+        "the Analytical Engines row",
+        lambda: next((r for r in app.find_all("company-row") if "Analytical Engines" in content(r)), None),
+    )
+    row.click()
+    app.wait_for("company-detail")
+    assert app.text("company-name") == "Analytical Engines"
+    app.wait_for_row("Ada Lovelace")
+    assert app.row_names() == ["Ada Lovelace"]
+
+
+def test_delete_contact_asks_first(app: App) -> None:
+    app.go_contacts()
+    app.wait_for_row("Grace Hopper").click()
+    app.click("delete-contact")
+    app.wait_for("confirm-dialog")
+    app.click("confirm-cancel")
+    time.sleep(0.3)
+    assert cli_contacts("grace")["total"] == 1, "cancel keeps the contact"
+    app.click("delete-contact")
+    app.click("confirm-accept")
+    app.wait_for("contacts-screen")
+    wait_until("Grace Hopper gone from the list", lambda: "Grace Hopper" not in app.row_names())
+    assert cli_contacts("grace")["total"] == 0
+
+
+def test_demo_data_banner_and_virtualised_list(app: App) -> None:
+    app.wait_for("demo-banner")
+    total = cli_contacts()["total"]
+    assert total >= 500, total
+    wait_until("the full count", lambda: app.count() == total)
+    app.wait_for_row(cli_contacts()["items"][0]["display_name"])
+    rows = len(app.find_all("contact-row"))
+    assert 0 < rows < 60, f"only visible rows are in the DOM, got {rows}"
+    shot = screenshot("10-contacts-demo")
+    publish(shot, "contacts")
+
+    # Jump to the end: the last page is fetched on demand and rendered.
+    app.driver.execute_script(
+        "const v = document.querySelector('[data-testid=\"contact-list\"]'); v.scrollTop = v.scrollHeight;"
+    )
+    wait_until(
+        "the last rows to be loaded",
+        lambda: max((int(r.get_attribute("data-index")) for r in app.find_all("contact-row")), default=-1)
+        == total - 1,
+    )
+    assert len(app.find_all("contact-row")) < 60
+    screenshot("10b-contacts-end")
+
+
+def test_screenshots_of_detail_and_companies(app: App) -> None:
+    app.go_contacts()
+    app.type("contact-search", "lovelace")
+    app.wait_for_row("Ada Lovelace").click()
+    app.wait_for("contact-detail")
+    wait_until("the contact", lambda: app.text("contact-name") == "Ada Lovelace")
+    publish(screenshot("11-contact-detail"), "contact-detail")
+    app.go_companies()
+    wait_until("companies listed", lambda: len(app.find_all("company-row")) > 5)
+    publish(screenshot("12-companies"), "companies")
+    app.find_all("company-row")[0].click()
+    app.wait_for("company-detail")
+    wait_until("the company's people", lambda: len(app.find_all("contact-row")) > 0)
+    publish(screenshot("13-company-detail"), "company-detail")
+
+
+def test_clear_demo_data_keeps_real_contacts(app: App) -> None:
+    app.go_contacts()
+    app.click("clear-demo")
+    app.click("confirm-accept")
+    app.wait_gone("demo-banner", timeout=20)
+    wait_until("only the real contact left", lambda: app.count() == 1, timeout=10)
+    if app.find("clear-filters"):
+        app.click("clear-filters")
+    app.wait_for_row("Ada Lovelace")
+    assert cli_contacts()["total"] == 1
+
+
+FIRST_SESSION = [
+    test_empty_store_shows_an_empty_state,
+    test_create_contact_through_form_then_find_it_by_email,
+    test_bad_email_shows_inline_error_and_saves_nothing,
+    test_core_rejects_a_bad_phone_and_the_form_shows_it_inline,
+    test_contact_added_with_the_cli_appears_while_the_app_is_open,
+    test_edit_contact_updates_detail_and_store,
+    test_company_typed_on_a_contact_lists_its_people,
+    test_delete_contact_asks_first,
+]
+
+DEMO_SESSION = [
+    test_demo_data_banner_and_virtualised_list,
+    test_screenshots_of_detail_and_companies,
+    test_clear_demo_data_keeps_real_contacts,
+]
+
+
+# --- runner ------------------------------------------------------------------
+
+
+def run_session(tests: list[Callable[[App], None]], results: list[tuple[str, bool]]) -> None:
+    try:
+        app = App()
+    except Exception as e:  # the session itself failed: every test in it fails
+        print(f"cannot start the app session: {e}", file=sys.stderr)
+        results.extend((t.__name__, False) for t in tests)
+        return
+    try:
+        for test in tests:
+            name = test.__name__
+            started = time.monotonic()
+            try:
+                test(app)
+                results.append((name, True))
+                print(f"PASS {name} ({time.monotonic() - started:.1f}s)", flush=True)
+            except Exception:
+                results.append((name, False))
+                print(f"FAIL {name}", flush=True)
+                traceback.print_exc()
+                try:
+                    screenshot(f"failure-{name}")
+                except Exception as shot_error:
+                    print(f"    (no screenshot: {shot_error})")
+    finally:
+        app.quit()
+
+
+def main() -> int:
+    only = set(sys.argv[1:])
+    pick = lambda tests: [t for t in tests if not only or t.__name__ in only]  # noqa: E731
+    results: list[tuple[str, bool]] = []
+    run_session(pick(FIRST_SESSION), results)
+    if pick(DEMO_SESSION):
+        try:
+            hub("demo", "--contacts", "500")
+            run_session(pick(DEMO_SESSION), results)
+        except Failure as e:
+            print(f"cannot load demo data: {e}", file=sys.stderr)
+            results.extend((t.__name__, False) for t in pick(DEMO_SESSION))
+    passed = sum(ok for _, ok in results)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
