@@ -12,18 +12,19 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 ) STRICT;
 
--- The outbox: one entry per written field, grouped into changes by op_id.
+-- The outbox: one entry per change (a write of some fields of one row),
+-- i.e. one hub_protocol::Change. `fields` maps each written field to its new
+-- value; `base` maps each to the clock the writer had seen (absent for a
+-- field that had none). Every field of the change carries the clock `hlc`.
 CREATE TABLE change_log (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     op_id   TEXT NOT NULL,
     entity  TEXT NOT NULL,
     row_id  TEXT NOT NULL,
-    field   TEXT NOT NULL,
-    value   TEXT NOT NULL,          -- JSON
     hlc     TEXT NOT NULL,
-    base    TEXT                    -- HLC the writer had seen for this field
+    fields  TEXT NOT NULL,          -- JSON object
+    base    TEXT NOT NULL           -- JSON object
 ) STRICT;
-CREATE INDEX change_log_row ON change_log (entity, row_id);
 
 CREATE TABLE companies (
     rk          INTEGER PRIMARY KEY,

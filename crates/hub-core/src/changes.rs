@@ -3,8 +3,9 @@
 //! - writes the row,
 //! - stamps each written field with a hybrid logical clock (kept per row in
 //!   the `clocks` JSON column, for the merge rule),
-//! - appends one `change_log` entry per written field (the sync outbox), with
-//!   the clock the writer had seen as `base`,
+//! - appends one `change_log` entry per change (the sync outbox): the row,
+//!   the clock, every written field with its value, and for each field the
+//!   clock the writer had seen (`base`) — exactly a `hub_protocol::Change`,
 //! - keeps the contact search index current.
 //!
 //! It is generic over [`EntityDef`]: nothing here knows about contacts.
@@ -25,8 +26,17 @@ use crate::store::Store;
 /// Field values of one row write, by column name.
 pub type Fields = Vec<(&'static str, Value)>;
 
-/// Rows per multi-row statement in bulk inserts.
-const CHUNK: usize = 1000;
+/// Bound parameters per statement (SQLite's limit is 32766).
+const MAX_PARAMS: usize = 30_000;
+
+/// One change, as the outbox stores it.
+struct LogEntry {
+    entity: &'static EntityDef,
+    row_id: String,
+    hlc: Hlc,
+    fields: Map<String, Value>,
+    base: Map<String, Value>,
+}
 
 /// Clock of every field of a row not listed separately in `clocks`.
 const ALL_FIELDS: &str = "*";
@@ -36,6 +46,8 @@ pub struct WriteTx {
     clock: HlcClock,
     last: Option<Hlc>,
     touched_contacts: BTreeSet<String>,
+    /// Contacts created in this transaction: indexed without a delete first.
+    new_contacts: BTreeSet<String>,
     touched_companies: BTreeSet<String>,
 }
 
@@ -54,6 +66,7 @@ impl Store {
             clock: HlcClock::resume(self.device_id(), last),
             last: None,
             touched_contacts: BTreeSet::new(),
+            new_contacts: BTreeSet::new(),
             touched_companies: BTreeSet::new(),
         })
     }
@@ -81,8 +94,8 @@ impl WriteTx {
         self.insert_many(entity, vec![(id, fields)]).await
     }
 
-    /// Create many rows, a thousand per statement: the bulk path of imports
-    /// and demo data. Every row is its own change with its own clock.
+    /// Create many rows with a few multi-row statements: the bulk path of
+    /// imports and demo data. Every row is its own change with its own clock.
     pub async fn insert_many(
         &mut self,
         entity: &'static EntityDef,
@@ -91,55 +104,52 @@ impl WriteTx {
         for (_, fields) in &rows {
             check_fields(entity, fields)?;
         }
-        let columns: Vec<&str> = entity.fields.to_vec();
-        let select: String = std::iter::once("value->>'id'".to_string())
-            .chain(columns.iter().map(|c| format!("value->>'{c}'")))
-            .chain(["value->>'clocks'".into(), "value->>'updated_ms'".into()])
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO {table} (id, {cols}, clocks, updated_ms) SELECT {select} FROM json_each(?)",
-            table = entity.table,
-            cols = columns.join(", "),
-        );
-
+        let columns = entity.fields;
+        // id, the fields, clocks, updated_ms: within SQLite's bound-parameter limit.
+        let per_row = columns.len() + 3;
+        let chunk = MAX_PARAMS / per_row;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
-            let mut row_docs = Vec::with_capacity(CHUNK);
-            let mut log = Vec::with_capacity(CHUNK * columns.len());
-            for (id, fields) in rows.by_ref().take(CHUNK) {
+            let batch: Vec<(Uuid, Fields)> = rows.by_ref().take(chunk).collect();
+            let mut values: Vec<Value> = Vec::with_capacity(batch.len() * per_row);
+            let mut log = Vec::with_capacity(batch.len());
+            for (id, fields) in batch {
                 let hlc = self.tick();
-                let op = Uuid::now_v7().to_string();
                 let id = id.to_string();
                 let mut given: BTreeMap<&str, Value> =
                     fields.into_iter().map(|(k, v)| (k, normalise(v))).collect();
-                let mut doc = Map::new();
-                doc.insert("id".into(), Value::String(id.clone()));
-                // A create logs every field, nulls too, so that the "*" clock
-                // means the same thing on every device that applies it.
-                for column in &columns {
-                    let value = given.remove(column).unwrap_or(Value::Null);
-                    log.push(json!([
-                        op,
-                        entity.name,
-                        id,
-                        column,
-                        value,
-                        hlc.to_string(),
-                        Value::Null
-                    ]));
-                    doc.insert((*column).into(), value);
-                }
-                doc.insert(
-                    "clocks".into(),
-                    Value::String(json!({ ALL_FIELDS: hlc.to_string() }).to_string()),
-                );
-                doc.insert("updated_ms".into(), json!(hlc.ms));
-                self.note_touched(entity, &id, &doc);
-                row_docs.push(Value::Object(doc));
+                // A create writes (and logs) every field, nulls too, so the
+                // "*" clock means the same thing on every device applying it.
+                let row: Map<String, Value> = columns
+                    .iter()
+                    .map(|c| ((*c).to_owned(), given.remove(c).unwrap_or(Value::Null)))
+                    .collect();
+                self.note_created(entity, &id, &row);
+                values.push(Value::String(id.clone()));
+                values.extend(columns.iter().map(|c| row[*c].clone()));
+                values.push(Value::String(
+                    json!({ ALL_FIELDS: hlc.to_string() }).to_string(),
+                ));
+                values.push(json!(hlc.ms));
+                log.push(LogEntry {
+                    entity,
+                    row_id: id,
+                    hlc,
+                    fields: row,
+                    base: Map::new(),
+                });
             }
-            sqlx::query(&sql)
-                .bind(Value::Array(row_docs).to_string())
+            let sql = format!(
+                "INSERT INTO {table} (id, {cols}, clocks, updated_ms) VALUES {placeholders}",
+                table = entity.table,
+                cols = columns.join(", "),
+                placeholders = placeholders(per_row, values.len() / per_row),
+            );
+            let mut query = sqlx::query::<Sqlite>(&sql);
+            for value in &values {
+                query = bind_json(query, value);
+            }
+            query
                 .execute(&mut *self.tx)
                 .await
                 .map_err(|e| unique_violation(e, entity))?;
@@ -189,23 +199,18 @@ impl WriteTx {
         }
 
         let hlc = self.tick();
-        let op = Uuid::now_v7().to_string();
-        let mut log = Vec::with_capacity(changed.len());
+        let mut entry = LogEntry {
+            entity,
+            row_id: id_text.clone(),
+            hlc,
+            fields: Map::new(),
+            base: Map::new(),
+        };
         for (field, value) in &changed {
-            let base = clocks
-                .get(*field)
-                .or_else(|| clocks.get(ALL_FIELDS))
-                .cloned()
-                .unwrap_or(Value::Null);
-            log.push(json!([
-                op,
-                entity.name,
-                id_text,
-                field,
-                value,
-                hlc.to_string(),
-                base
-            ]));
+            if let Some(base) = clocks.get(*field).or_else(|| clocks.get(ALL_FIELDS)) {
+                entry.base.insert((*field).into(), base.clone());
+            }
+            entry.fields.insert((*field).into(), value.clone());
             clocks.insert((*field).into(), Value::String(hlc.to_string()));
         }
 
@@ -224,7 +229,7 @@ impl WriteTx {
             .bind(&id_text)
             .execute(&mut *self.tx)
             .await?;
-        self.append_log(log).await?;
+        self.append_log(vec![entry]).await?;
 
         let mut after = current;
         after.extend(changed.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
@@ -258,18 +263,34 @@ impl WriteTx {
         }
     }
 
-    async fn append_log(&mut self, entries: Vec<Value>) -> Result<()> {
-        if entries.is_empty() {
-            return Ok(());
+    async fn append_log(&mut self, entries: Vec<LogEntry>) -> Result<()> {
+        for chunk in entries.chunks(MAX_PARAMS / 6) {
+            let sql = format!(
+                "INSERT INTO change_log (op_id, entity, row_id, hlc, fields, base) VALUES {}",
+                placeholders(6, chunk.len())
+            );
+            let mut query = sqlx::query::<Sqlite>(&sql);
+            for e in chunk {
+                query = query
+                    .bind(Uuid::now_v7().to_string())
+                    .bind(e.entity.name)
+                    .bind(e.row_id.as_str())
+                    .bind(e.hlc.to_string())
+                    .bind(Value::Object(e.fields.clone()).to_string())
+                    .bind(Value::Object(e.base.clone()).to_string());
+            }
+            query.execute(&mut *self.tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO change_log (op_id, entity, row_id, field, value, hlc, base) \
-             SELECT value->>0, value->>1, value->>2, value->>3, value->4, value->>5, value->>6 FROM json_each(?)",
-        )
-        .bind(Value::Array(entries).to_string())
-        .execute(&mut *self.tx)
-        .await?;
         Ok(())
+    }
+
+    /// Note a created row for the search index.
+    fn note_created(&mut self, entity: &'static EntityDef, id: &str, row: &Map<String, Value>) {
+        if std::ptr::eq(entity, &entities::CONTACT) {
+            self.new_contacts.insert(id.to_owned());
+        } else {
+            self.note_touched(entity, id, row);
+        }
     }
 
     /// Remember which contacts' search entries this write makes stale.
@@ -295,9 +316,13 @@ impl WriteTx {
     /// Refresh the search index for what this write touched, persist the
     /// clock, and commit. Dropping a `WriteTx` without commit rolls back all.
     pub async fn commit(mut self) -> Result<()> {
-        let contacts = std::mem::take(&mut self.touched_contacts);
+        let mut touched = std::mem::take(&mut self.touched_contacts);
+        let new = std::mem::take(&mut self.new_contacts);
+        // A contact created here and then edited (e.g. given an email) needs
+        // indexing once, as a new row.
+        touched.retain(|id| !new.contains(id));
         let companies = std::mem::take(&mut self.touched_companies);
-        search::reindex(&mut self.tx, &contacts, &companies).await?;
+        search::reindex(&mut self.tx, &new, &touched, &companies).await?;
         if let Some(last) = self.last {
             sqlx::query("INSERT INTO meta (key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
                 .bind(last.to_string())
@@ -307,6 +332,12 @@ impl WriteTx {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// `(?, ?), (?, ?)` for `rows` rows of `width` values.
+fn placeholders(width: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
 }
 
 fn check_fields(entity: &EntityDef, fields: &Fields) -> Result<()> {
@@ -361,4 +392,32 @@ pub(crate) fn wall_ms() -> u64 {
 /// The store's text form of a time: RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The oldest `limit` changes not yet acknowledged by a sync server, as the
+/// protocol's `Change` records (what a push sends).
+pub async fn outbox(store: &Store, limit: u32) -> Result<Vec<hub_protocol::Change>> {
+    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT op_id, entity, row_id, hlc, fields, base FROM change_log ORDER BY seq LIMIT ?",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(op_id, entity, row_id, hlc, fields, base)| {
+            let corrupt = |what: &str| Error::Open {
+                path: store.path().display().to_string(),
+                message: format!("corrupt change log entry {op_id}: {what}"),
+            };
+            Ok(hub_protocol::Change {
+                op_id: Uuid::parse_str(&op_id).map_err(|_| corrupt("op id"))?,
+                device_id: store.device_id(),
+                entity,
+                row_id: Uuid::parse_str(&row_id).map_err(|_| corrupt("row id"))?,
+                hlc: hlc.parse().map_err(|_| corrupt("clock"))?,
+                fields: serde_json::from_str(&fields).map_err(|_| corrupt("fields"))?,
+                base: serde_json::from_str(&base).map_err(|_| corrupt("base"))?,
+            })
+        })
+        .collect()
 }

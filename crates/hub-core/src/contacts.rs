@@ -201,7 +201,10 @@ pub struct ContactSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ContactPage {
+    /// Matches, at most [`SEARCH_CAP`] when searching.
     pub total: u32,
+    /// True when a search has more than [`SEARCH_CAP`] matches.
+    pub capped: bool,
     pub items: Vec<ContactSummary>,
 }
 
@@ -361,6 +364,36 @@ fn validate(input: &ContactInput, region: Region) -> Result<Valid> {
     })
 }
 
+/// One query for a whole batch: every company picked by id must be live.
+async fn check_companies_live(tx: &mut WriteTx, valid: &[Valid]) -> Result<()> {
+    let mut ids: Vec<String> = valid
+        .iter()
+        .filter_map(|v| match v.company {
+            CompanyChoice::Id(id) => Some(id.to_string()),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let missing: Option<String> = sqlx::query_scalar(
+        "SELECT j.value FROM json_each(?) j
+          WHERE NOT EXISTS (SELECT 1 FROM companies co WHERE co.id = j.value AND co.deleted_at IS NULL) LIMIT 1",
+    )
+    .bind(serde_json::to_string(&ids).unwrap_or_default())
+    .fetch_optional(tx.conn())
+    .await?;
+    match missing {
+        Some(id) => Err(Error::invalid(
+            "company_id",
+            format!("no company with id {id}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 async fn resolve_company(tx: &mut WriteTx, choice: &CompanyChoice) -> Result<Value> {
     Ok(match choice {
         CompanyChoice::None => Value::Null,
@@ -434,14 +467,22 @@ pub async fn create_many(store: &Store, inputs: Vec<ContactInput>) -> Result<Vec
         .map(|i| validate(i, region))
         .collect::<Result<Vec<_>>>()?;
     let mut tx = store.write().await?;
+    check_companies_live(&mut tx, &valid).await?;
     let now = now_rfc3339();
     let (mut contacts, mut emails, mut phones, mut tagged) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut ids = Vec::with_capacity(valid.len());
     for v in valid {
         let id = Uuid::now_v7();
+        let company = match &v.company {
+            CompanyChoice::None => Value::Null,
+            CompanyChoice::Id(company) => json!(company.to_string()),
+            CompanyChoice::Name(name) => json!(companies::find_or_create_by_name(&mut tx, name)
+                .await?
+                .to_string()),
+        };
         let mut fields = v.fields;
-        fields.push(("company_id", resolve_company(&mut tx, &v.company).await?));
+        fields.push(("company_id", company));
         fields.push(("created_at", json!(now)));
         contacts.push((id, fields));
         emails.extend(email_rows(id, &v.emails));
@@ -674,6 +715,7 @@ struct SummaryRow {
     phone: Option<String>,
     lifecycle_stage: Option<String>,
     tags: String,
+    rk: i64,
 }
 
 const SUMMARY_COLUMNS: &str = "c.id, c.display_name, c.title, co.name AS company_name,
@@ -683,7 +725,12 @@ const SUMMARY_COLUMNS: &str = "c.id, c.display_name, c.title, co.name AS company
     (SELECT json_group_array(t.name) FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
       WHERE ct.contact_id = c.id AND ct.deleted_at IS NULL AND t.deleted_at IS NULL) AS tags";
 
-/// A page of live contacts: by name, or by relevance when searching.
+/// Searches stop counting here: past it the list says "1,000+" and the user
+/// types on. Counting and sorting every hit of a one-letter prefix across
+/// 100k contacts is what would make search-as-you-type lag.
+pub const SEARCH_CAP: u32 = 1000;
+
+/// A page of live contacts in name order, optionally searched and filtered.
 pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
     let matcher = query.search.as_deref().and_then(search::match_expression);
     let tag = text(&query.tag).map(|t| tags::tag_id(&t).to_string());
@@ -692,35 +739,70 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
         AND (?2 IS NULL OR EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id
                                     AND ct.tag_id = ?2 AND ct.deleted_at IS NULL))
         AND (?3 IS NULL OR c.company_id = ?3)";
-    let (count_sql, page_sql) = if matcher.is_some() {
-        (
-            format!("SELECT count(*) FROM contact_search s JOIN contacts c ON c.rk = s.rowid WHERE contact_search MATCH ?1 AND {filters}"),
-            format!(
-                "SELECT {SUMMARY_COLUMNS} FROM contact_search s JOIN contacts c ON c.rk = s.rowid
+    let mut conn = store.pool().acquire().await?;
+    let (total, capped, rows): (u32, bool, Vec<SummaryRow>) = if matcher.is_some() {
+        // One pass over the index: up to CAP+1 hits with their names, sorted
+        // and paged here; then the page's rows are read by rowid.
+        let mut hits: Vec<(i64, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT c.rk, c.display_name FROM contact_search s JOIN contacts c ON c.rk = s.rowid
+              WHERE contact_search MATCH ?1 AND {filters} LIMIT {}",
+            SEARCH_CAP + 1
+        ))
+        .bind(&matcher)
+        .bind(&tag)
+        .bind(&company)
+        .fetch_all(&mut *conn)
+        .await?;
+        let capped = hits.len() > SEARCH_CAP as usize;
+        hits.truncate(SEARCH_CAP as usize);
+        let mut keyed: Vec<(String, i64)> = hits
+            .into_iter()
+            .map(|(rk, name)| (name.unwrap_or_default().to_lowercase(), rk))
+            .collect();
+        keyed.sort();
+        let page: Vec<i64> = keyed
+            .iter()
+            .skip(query.offset as usize)
+            .take(query.limit.min(1000) as usize)
+            .map(|(_, rk)| *rk)
+            .collect();
+        let mut rows: Vec<(i64, SummaryRow)> = Vec::with_capacity(page.len());
+        if !page.is_empty() {
+            let found: Vec<SummaryRow> = sqlx::query_as(&format!(
+                "SELECT {SUMMARY_COLUMNS}, c.rk FROM contacts c
                    LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
-                  WHERE contact_search MATCH ?1 AND {filters}
-                  ORDER BY s.rank, c.display_name COLLATE NOCASE LIMIT ?4 OFFSET ?5"
-            ),
+                  WHERE c.rk IN (SELECT value FROM json_each(?))"
+            ))
+            .bind(serde_json::to_string(&page).unwrap_or_default())
+            .fetch_all(&mut *conn)
+            .await?;
+            rows = found.into_iter().map(|r| (r.rk, r)).collect();
+            rows.sort_by_key(|(rk, _)| page.iter().position(|p| p == rk));
+        }
+        (
+            keyed.len() as u32,
+            capped,
+            rows.into_iter().map(|(_, r)| r).collect(),
         )
     } else {
-        (
-            format!("SELECT count(*) FROM contacts c WHERE ?1 IS NULL AND {filters}"),
-            format!(
-                "SELECT {SUMMARY_COLUMNS} FROM contacts c
-                   LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
-                  WHERE ?1 IS NULL AND {filters}
-                  ORDER BY c.display_name COLLATE NOCASE, c.id LIMIT ?4 OFFSET ?5"
-            ),
-        )
-    };
-    let mut conn = store.pool().acquire().await?;
-    let total: i64 = sqlx::query_scalar(&count_sql)
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM contacts c WHERE ?1 IS NULL AND {filters}"
+        ))
         .bind(&matcher)
         .bind(&tag)
         .bind(&company)
         .fetch_one(&mut *conn)
         .await?;
-    let rows: Vec<SummaryRow> = sqlx::query_as(&page_sql)
+        // The page is picked by rk first so the per-row subqueries run for
+        // the page's rows only.
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "WITH page AS (
+                SELECT c.rk FROM contacts c WHERE ?1 IS NULL AND {filters}
+                 ORDER BY c.display_name COLLATE NOCASE, c.id LIMIT ?4 OFFSET ?5)
+             SELECT {SUMMARY_COLUMNS}, c.rk FROM page JOIN contacts c ON c.rk = page.rk
+               LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
+              ORDER BY c.display_name COLLATE NOCASE, c.id"
+        ))
         .bind(&matcher)
         .bind(&tag)
         .bind(&company)
@@ -728,6 +810,8 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
         .bind(query.offset as i64)
         .fetch_all(&mut *conn)
         .await?;
+        (total as u32, false, rows)
+    };
     let items = rows
         .into_iter()
         .map(|r| ContactSummary {
@@ -746,7 +830,8 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
         })
         .collect();
     Ok(ContactPage {
-        total: total as u32,
+        total,
+        capped,
         items,
     })
 }

@@ -325,17 +325,15 @@ pub async fn generate_with_progress(
     options: DemoOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<DemoReport> {
-    let mut rng = StdRng::seed_from_u64(options.seed);
-    let company_count = (options.contacts / 8).max(1);
-    let inputs: Vec<CompanyInput> = (0..company_count)
-        .map(|_| company_input(&mut rng))
-        .collect();
+    let inputs = companies_for(options.contacts, options.seed);
+    let company_count = inputs.len();
     let domains: Vec<String> = inputs
         .iter()
         .map(|c| c.domain.clone().unwrap_or_default())
         .collect();
     let company_ids = companies::create_many(store, inputs).await?;
     remember_companies(store, &company_ids).await?;
+    let mut rng = StdRng::seed_from_u64(options.seed.wrapping_add(1));
 
     let mut written = 0;
     while written < options.contacts {
@@ -351,6 +349,27 @@ pub async fn generate_with_progress(
         contacts: written as u32,
         companies: company_count as u32,
     })
+}
+
+/// The companies a demo of `contacts` people works at (one per eight).
+pub fn companies_for(contacts: usize, seed: u64) -> Vec<CompanyInput> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..(contacts / 8).max(1))
+        .map(|_| company_input(&mut rng))
+        .collect()
+}
+
+/// `n` demo people at the given (already stored) companies.
+pub fn contacts_for(
+    n: usize,
+    seed: u64,
+    company_ids: &[Uuid],
+    domains: &[String],
+) -> Vec<ContactInput> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|i| contact_input(&mut rng, i, company_ids, domains))
+        .collect()
 }
 
 fn contact_input(

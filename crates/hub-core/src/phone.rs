@@ -39,7 +39,6 @@ impl Region {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone {
     e164: String,
-    national: String,
 }
 
 impl Phone {
@@ -58,18 +57,11 @@ impl Phone {
         }
         Ok(Phone {
             e164: number.format().mode(Mode::E164).to_string(),
-            national: number.format().mode(Mode::National).to_string(),
         })
     }
 
     pub fn e164(&self) -> &str {
         &self.e164
-    }
-
-    /// The national format, e.g. `(415) 555-2671`: indexed for search, so a
-    /// user can find a number the way they would dial it.
-    pub fn national(&self) -> &str {
-        &self.national
     }
 }
 

@@ -10,37 +10,46 @@ use crate::error::Result;
 /// Ids per reindex statement.
 const CHUNK: usize = 5000;
 
-/// Rebuild the search rows of the given contacts and of every contact of the
-/// given companies, inside the caller's transaction.
+/// Index contacts created in this transaction (`new`), and rebuild the rows
+/// of `contacts` and of every contact of `companies`, inside the caller's
+/// transaction.
 pub(crate) async fn reindex(
     conn: &mut SqliteConnection,
+    new: &BTreeSet<String>,
     contacts: &BTreeSet<String>,
     companies: &BTreeSet<String>,
 ) -> Result<()> {
-    let contacts: Vec<&String> = contacts.iter().collect();
-    let companies: Vec<&String> = companies.iter().collect();
-    for chunk in contacts.chunks(CHUNK) {
-        reindex_where(conn, "c.id IN (SELECT value FROM json_each(?))", chunk).await?;
+    // CROSS JOIN pins json_each as the outer loop, so each id is an index
+    // lookup rather than a scan of every contact.
+    let by_id = "json_each(?) j CROSS JOIN contacts c ON c.id = j.value";
+    let by_company = "json_each(?) j CROSS JOIN contacts c ON c.company_id = j.value";
+    for chunk in new.iter().collect::<Vec<_>>().chunks(CHUNK) {
+        reindex_where(conn, by_id, chunk, false).await?;
     }
-    for chunk in companies.chunks(CHUNK) {
-        reindex_where(
-            conn,
-            "c.company_id IN (SELECT value FROM json_each(?))",
-            chunk,
-        )
-        .await?;
+    for chunk in contacts.iter().collect::<Vec<_>>().chunks(CHUNK) {
+        reindex_where(conn, by_id, chunk, true).await?;
+    }
+    for chunk in companies.iter().collect::<Vec<_>>().chunks(CHUNK) {
+        reindex_where(conn, by_company, chunk, true).await?;
     }
     Ok(())
 }
 
-async fn reindex_where(conn: &mut SqliteConnection, filter: &str, ids: &[&String]) -> Result<()> {
+async fn reindex_where(
+    conn: &mut SqliteConnection,
+    source: &str,
+    ids: &[&String],
+    existing: bool,
+) -> Result<()> {
     let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    sqlx::query(&format!(
-        "DELETE FROM contact_search WHERE rowid IN (SELECT c.rk FROM contacts c WHERE {filter})"
-    ))
-    .bind(&ids)
-    .execute(&mut *conn)
-    .await?;
+    if existing {
+        sqlx::query(&format!(
+            "DELETE FROM contact_search WHERE rowid IN (SELECT c.rk FROM {source})"
+        ))
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await?;
+    }
     // Phones are indexed as their E.164 digits and those digits without the
     // first 1-4 (the country code), so a number typed either way is found.
     sqlx::query(&format!(
@@ -53,9 +62,9 @@ async fn reindex_where(conn: &mut SqliteConnection, filter: &str, ids: &[&String
                                                substr(p.number, 4), substr(p.number, 5)), ' ')
                    FROM contact_phones p WHERE p.contact_id = c.id AND p.deleted_at IS NULL),
                 concat_ws(' ', co.name, co.domain)
-           FROM contacts c
+           FROM {source}
            LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
-          WHERE {filter} AND c.deleted_at IS NULL"
+          WHERE c.deleted_at IS NULL"
     ))
     .bind(&ids)
     .execute(&mut *conn)

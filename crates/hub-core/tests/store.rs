@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hub_core::changes::WriteTx;
+use hub_core::changes::{outbox, WriteTx};
 use hub_core::companies::{self, CompanyInput};
 use hub_core::contacts::{
     self, ContactInput, ContactQuery, EmailEntry, LifecycleStage, PhoneEntry,
@@ -84,47 +84,72 @@ async fn create_then_read_back_normalised_values() {
 async fn every_write_logs_each_field_with_a_clock_in_the_same_transaction() {
     let (_dir, store) = store().await;
     let c = contacts::create(&store, ada()).await.unwrap();
-    let rows: Vec<(String, String, String, String, Option<String>)> =
-        sqlx::query_as("SELECT entity, row_id, field, hlc, base FROM change_log ORDER BY seq")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-    let fields_of = |entity: &str| {
-        rows.iter()
-            .filter(|r| r.0 == entity)
-            .map(|r| r.2.clone())
+    let log = outbox(&store, 1000).await.unwrap();
+    let of = |entity: &str| {
+        log.iter()
+            .filter(|ch| ch.entity == entity)
             .collect::<Vec<_>>()
     };
-    assert_eq!(fields_of("contact").len(), CONTACT.fields.len());
-    assert!(fields_of("contact_email").contains(&"address".to_string()));
-    assert!(fields_of("contact_phone").contains(&"number".to_string()));
-    assert!(fields_of("company").contains(&"name".to_string()));
-    assert!(fields_of("tag").contains(&"name".to_string()));
-    assert!(fields_of("contact_tag").contains(&"tag_id".to_string()));
-    for (_, _, _, hlc, base) in &rows {
-        let hlc: Hlc = hlc.parse().unwrap();
-        assert_eq!(hlc.device, store.device_id());
-        assert!(base.is_none(), "a create has no base");
-    }
+    assert_eq!(of("contact").len(), 1);
+    let created = of("contact")[0];
+    assert_eq!(created.row_id, c.id);
+    assert_eq!(
+        created.fields.len(),
+        CONTACT.fields.len(),
+        "a create logs every field"
+    );
+    assert_eq!(created.fields["title"], json!("Analyst"));
+    assert_eq!(created.fields["deleted_at"], json!(null));
+    assert!(
+        created.base.is_empty(),
+        "a create has seen no earlier clock"
+    );
+    assert_eq!(
+        of("contact_email")[0].fields["address"],
+        json!("ada.lovelace@engines.example.com")
+    );
+    assert_eq!(
+        of("contact_phone")[0].fields["number"],
+        json!("+14155552671")
+    );
+    assert_eq!(of("company")[0].fields["name"], json!("Analytical Engines"));
+    assert_eq!(of("tag")[0].fields["name"], json!("VIP"));
+    assert_eq!(of("contact_tag").len(), 1);
+    let mut clocks: Vec<Hlc> = log.iter().map(|ch| ch.hlc).collect();
+    assert!(clocks.iter().all(|h| h.device == store.device_id()));
+    let before = clocks.len();
+    clocks.dedup();
+    assert_eq!(clocks.len(), before, "every change has its own clock");
+    assert!(
+        clocks.windows(2).all(|w| w[0] < w[1]),
+        "clocks rise in log order"
+    );
 
     // An edit logs only what changed, with the clock it had seen as base.
-    let before = log_count(&store).await;
     let mut input = ContactInput::from(&c);
     input.title = Some("Chief Analyst".into());
     contacts::update(&store, c.id, input.clone()).await.unwrap();
-    let edits: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT field, value, hlc, base FROM change_log WHERE seq > ? ORDER BY seq")
-            .bind(before)
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
-    assert_eq!(edits.len(), 1, "{edits:?}");
-    assert_eq!(edits[0].0, "title");
-    assert_eq!(edits[0].1, "\"Chief Analyst\"");
-    assert!(edits[0].3.parse::<Hlc>().unwrap() < edits[0].2.parse::<Hlc>().unwrap());
+    let log = outbox(&store, 1000).await.unwrap();
+    assert_eq!(log.len(), before + 1);
+    let edit = log.last().unwrap();
+    assert_eq!(edit.fields.len(), 1, "{edit:?}");
+    assert_eq!(edit.fields["title"], json!("Chief Analyst"));
+    assert_eq!(edit.base["title"], created.hlc);
+    assert!(edit.hlc > created.hlc);
     // Saving the same form again writes nothing.
     contacts::update(&store, c.id, input).await.unwrap();
-    assert_eq!(log_count(&store).await, before + 1);
+    assert_eq!(log_count(&store).await as usize, before + 1);
+
+    // A delete is a logged tombstone, not a lost row.
+    contacts::delete(&store, c.id).await.unwrap();
+    let log = outbox(&store, 1000).await.unwrap();
+    let tombstone = log.last().unwrap();
+    assert_eq!(
+        (tombstone.entity.as_str(), tombstone.row_id),
+        ("contact", c.id)
+    );
+    assert!(tombstone.fields["deleted_at"].is_string());
+    assert_eq!(tombstone.base["deleted_at"], created.hlc);
 }
 
 #[tokio::test]
