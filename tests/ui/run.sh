@@ -52,8 +52,9 @@ WORK=$(mktemp -d -t customer-hub-ui.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/data" "$WORK/runtime"
 chmod 700 "$WORK/runtime"
-export HUB_DB=$WORK/hub.db
+# The database sits where the app would put it by default under this data dir.
 export XDG_DATA_HOME=$WORK/data
+export HUB_DB=$XDG_DATA_HOME/customer-hub/hub.db
 export XDG_RUNTIME_DIR=$WORK/runtime
 export NO_AT_BRIDGE=1
 rm -rf "$ARTIFACTS"

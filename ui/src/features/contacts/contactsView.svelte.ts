@@ -7,16 +7,20 @@ import type { ContactSummary } from "../../lib/types/ContactSummary";
 
 export const contactsView = $state({ search: "", tag: "", scrollTop: 0 });
 
-export function contactPager(query: { search?: string; tag?: string; companyId?: string }) {
-  return new Pager<ContactSummary>((offset, limit) =>
-    listContacts({
-      search: query.search?.trim() || null,
-      tag: query.tag || null,
-      company_id: query.companyId ?? null,
+type ContactFilter = { search?: string; tag?: string; companyId?: string };
+
+/** A pager over `list_contacts`; `filter` is read on every fetch, so it may change. */
+export function contactPager(filter: () => ContactFilter) {
+  return new Pager<ContactSummary>((offset, limit) => {
+    const { search, tag, companyId } = filter();
+    return listContacts({
+      search: search?.trim() || null,
+      tag: tag || null,
+      company_id: companyId ?? null,
       offset,
       limit,
-    }),
-  );
+    });
+  });
 }
 
-export const contactsPager = contactPager({});
+export const contactsPager = contactPager(() => contactsView);

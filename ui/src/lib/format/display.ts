@@ -1,4 +1,5 @@
 // Presentation helpers shared by lists and detail views.
+import { parsePhoneNumberFromString } from "libphonenumber-js/min";
 
 export function initials(name: string): string {
   const words = name.trim().split(/\s+/).filter(Boolean);
@@ -32,4 +33,13 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 export function kindLabel(kind: string): string {
   return kind ? kind[0].toUpperCase() + kind.slice(1) : "";
+}
+
+/** `+442079460018` -> `+44 20 7946 0018`; anything unparseable is shown as stored. */
+export function formatPhone(e164: string): string {
+  try {
+    return parsePhoneNumberFromString(e164)?.formatInternational() ?? e164;
+  } catch {
+    return e164;
+  }
 }

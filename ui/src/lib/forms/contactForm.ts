@@ -4,6 +4,7 @@
 import type { Contact } from "../types/Contact";
 import type { ContactInput } from "../types/ContactInput";
 import type { LifecycleStage } from "../types/LifecycleStage";
+import { formatPhone } from "../format/display";
 import { emailProblem, phoneProblem, textOrNull, type FieldErrors } from "./fields";
 
 export const STAGES: { value: LifecycleStage; label: string }[] = [
@@ -63,7 +64,9 @@ export function draftFromContact(c: Contact): ContactDraft {
     source: c.source ?? "",
     notes: c.notes ?? "",
     emails: c.emails.length ? c.emails.map((e) => ({ ...e })) : [{ kind: "work", address: "" }],
-    phones: c.phones.length ? c.phones.map((p) => ({ ...p })) : [{ kind: "mobile", number: "" }],
+    phones: c.phones.length
+      ? c.phones.map((p) => ({ kind: p.kind, number: formatPhone(p.number) }))
+      : [{ kind: "mobile", number: "" }],
     tags: [...c.tags],
   };
 }
