@@ -19,11 +19,11 @@ fn open_store() -> AppState {
     match tauri::async_runtime::block_on(Store::open(&path)) {
         Ok(store) => {
             tracing::info!(path = %path.display(), "store opened");
-            AppState::Open(store)
+            AppState::new(Ok(store))
         }
         Err(err) => {
             tracing::error!(path = %path.display(), error = %err, "cannot open the store");
-            AppState::Failed(CommandError::from(err))
+            AppState::new(Err(CommandError::from(err)))
         }
     }
 }

@@ -8,16 +8,16 @@ use hub_core::Store;
 
 use crate::error::CommandError;
 
-pub enum AppState {
-    Open(Store),
-    Failed(CommandError),
+pub struct AppState {
+    store: Result<Store, CommandError>,
 }
 
 impl AppState {
+    pub fn new(store: Result<Store, CommandError>) -> Self {
+        AppState { store }
+    }
+
     pub fn store(&self) -> Result<&Store, CommandError> {
-        match self {
-            AppState::Open(store) => Ok(store),
-            AppState::Failed(err) => Err(err.clone()),
-        }
+        self.store.as_ref().map_err(Clone::clone)
     }
 }

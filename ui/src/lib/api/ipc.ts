@@ -3,6 +3,7 @@
 // typed `CommandError` so views can switch on `code` and show `fields` inline.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { CommandError as WireError } from "../types/CommandError";
 import type { FieldError } from "../types/FieldError";
 
 /** Stable error codes produced by hub-core, plus `ipc` for a broken bridge. */
@@ -40,13 +41,13 @@ export class CommandError extends Error {
 
   static from(raw: unknown): CommandError {
     if (raw instanceof CommandError) return raw;
-    if (isWireError(raw)) return new CommandError(raw.code, raw.message, raw.fields ?? []);
+    if (isWireError(raw)) {
+      return new CommandError(raw.code, raw.message, Array.isArray(raw.fields) ? raw.fields : []);
+    }
     const message = raw instanceof Error ? raw.message : String(raw);
     return new CommandError("ipc", message);
   }
 }
-
-type WireError = { code: string; message: string; fields?: FieldError[] };
 
 function isWireError(raw: unknown): raw is WireError {
   if (typeof raw !== "object" || raw === null) return false;
