@@ -8,36 +8,19 @@ pub mod state;
 pub mod store_events;
 
 use hub_core::Store;
+use tauri::Manager;
 
-use crate::error::CommandError;
 use crate::state::AppState;
 
-/// Open the store at `Store::default_path()` (`$HUB_DB` wins). A failure is
-/// kept, not fatal: the window still opens and shows what went wrong.
-fn open_store() -> AppState {
-    let path = Store::default_path();
-    match tauri::async_runtime::block_on(Store::open(&path)) {
-        Ok(store) => {
-            tracing::info!(path = %path.display(), "store opened");
-            AppState::new(Ok(store))
-        }
-        Err(err) => {
-            tracing::error!(path = %path.display(), error = %err, "cannot open the store");
-            AppState::new(Err(CommandError::from(err)))
-        }
-    }
-}
-
 pub fn run() {
-    let state = open_store();
-    let watched = state.store().ok().cloned();
-
     tauri::Builder::default()
-        .manage(state)
-        .setup(move |app| {
-            if let Some(store) = watched {
-                store_events::spawn_watcher(app.handle().clone(), store);
-            }
+        .setup(|app| {
+            // `$HUB_DB`, else the platform data dir: the same file as the `hub` CLI.
+            let state = AppState::new(app.handle().clone(), Store::default_path());
+            // Open now so the first screen does not wait; a failure is kept
+            // for the UI to show, not fatal.
+            let _ = tauri::async_runtime::block_on(state.store());
+            app.manage(state);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

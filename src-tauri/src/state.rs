@@ -1,23 +1,47 @@
-//! What the commands share: the store, or why it could not be opened.
+//! What the commands share: the store, opened on first use.
 //!
-//! A store that fails to open (not SQLite, locked by another program) must not
-//! stop the window from appearing: every command then answers with the open
-//! error, and the UI shows it where the data would have been.
+//! A store that cannot be opened (not SQLite, locked by another program) must
+//! not stop the window from appearing: the command answers with the open
+//! error, the UI shows it where the data would have been, and the next command
+//! (the UI's "Try again") tries to open it again. Once open, the store is a
+//! cheap clone of a shared pool: no lock on the way to a query.
+
+use std::path::PathBuf;
 
 use hub_core::Store;
+use tauri::AppHandle;
+use tokio::sync::OnceCell;
 
 use crate::error::CommandError;
+use crate::store_events;
 
 pub struct AppState {
-    store: Result<Store, CommandError>,
+    path: PathBuf,
+    store: OnceCell<Store>,
+    app: AppHandle,
 }
 
 impl AppState {
-    pub fn new(store: Result<Store, CommandError>) -> Self {
-        AppState { store }
+    pub fn new(app: AppHandle, path: PathBuf) -> Self {
+        AppState {
+            path,
+            store: OnceCell::new(),
+            app,
+        }
     }
 
-    pub fn store(&self) -> Result<&Store, CommandError> {
-        self.store.as_ref().map_err(Clone::clone)
+    /// The open store, opening it (and starting its change watcher) if needed.
+    pub async fn store(&self) -> Result<&Store, CommandError> {
+        self.store
+            .get_or_try_init(|| async {
+                let store = Store::open(&self.path).await.map_err(|err| {
+                    tracing::error!(path = %self.path.display(), error = %err, "cannot open the store");
+                    CommandError::from(err)
+                })?;
+                tracing::info!(path = %self.path.display(), "store opened");
+                store_events::spawn_watcher(self.app.clone(), store.clone());
+                Ok(store)
+            })
+            .await
     }
 }

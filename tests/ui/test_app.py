@@ -121,7 +121,11 @@ class App:
         options.set_capability("tauri:options", {"application": str(APP)})
         self.driver = webdriver.Remote(DRIVER_URL, options=options)
         self.driver.implicitly_wait(0)
-        self.wait_for("contacts-screen")
+        try:
+            self.wait_for("contacts-screen", timeout=30)
+        except Failure:
+            self.quit()
+            raise
 
     def quit(self) -> None:
         try:
@@ -402,6 +406,20 @@ def test_clear_demo_data_keeps_real_contacts(app: App) -> None:
     assert cli_contacts()["total"] == 2
 
 
+NOT_A_DATABASE = "These are my meeting notes, not a database.\n" * 50
+
+
+def test_a_file_that_is_not_a_database_is_reported_and_left_alone(app: App) -> None:
+    error = app.wait_for("contacts-error")
+    text = content(error)
+    assert "not a Customer Hub database" in text, text
+    assert app.find("contact-count") is None
+    screenshot("20-not-a-database", app.driver)
+    app.go_companies()
+    app.wait_for("companies-error")
+    assert Path(HUB_DB).read_text() == NOT_A_DATABASE, "the file is untouched"
+
+
 FIRST_SESSION = [
     test_empty_store_shows_an_empty_state,
     test_create_contact_through_form_then_find_it_by_email,
@@ -418,6 +436,9 @@ DEMO_SESSION = [
     test_screenshots_of_detail_and_companies,
     test_clear_demo_data_keeps_real_contacts,
 ]
+
+
+BAD_FILE_SESSION = [test_a_file_that_is_not_a_database_is_reported_and_left_alone]
 
 
 # --- runner ------------------------------------------------------------------
@@ -462,6 +483,21 @@ def main() -> int:
         except Failure as e:
             print(f"cannot load demo data: {e}", file=sys.stderr)
             results.extend((t.__name__, False) for t in pick(DEMO_SESSION))
+    if pick(BAD_FILE_SESSION):
+        # Swap the database for a text file for one session, then put it back.
+        db = Path(HUB_DB)
+        aside = {p: p.with_name(p.name + ".aside") for p in (db, Path(HUB_DB + "-wal"), Path(HUB_DB + "-shm"))}
+        for p, q in aside.items():
+            if p.exists():
+                p.rename(q)
+        db.write_text(NOT_A_DATABASE)
+        try:
+            run_session(pick(BAD_FILE_SESSION), results)
+        finally:
+            db.unlink()
+            for p, q in aside.items():
+                if q.exists():
+                    q.rename(p)
     passed = sum(ok for _, ok in results)
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")

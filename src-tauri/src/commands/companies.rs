@@ -10,12 +10,12 @@ pub async fn list_companies(
     state: State<'_, AppState>,
     query: CompanyQuery,
 ) -> CommandResult<CompanyPage> {
-    Ok(companies::list(state.store()?, &query).await?)
+    Ok(companies::list(state.store().await?, &query).await?)
 }
 
 #[tauri::command]
 pub async fn get_company(state: State<'_, AppState>, id: Uuid) -> CommandResult<Company> {
-    Ok(companies::get(state.store()?, id).await?)
+    Ok(companies::get(state.store().await?, id).await?)
 }
 
 #[tauri::command]
@@ -23,7 +23,7 @@ pub async fn create_company(
     state: State<'_, AppState>,
     input: CompanyInput,
 ) -> CommandResult<Company> {
-    Ok(companies::create(state.store()?, input).await?)
+    Ok(companies::create(state.store().await?, input).await?)
 }
 
 #[tauri::command]
@@ -32,10 +32,10 @@ pub async fn update_company(
     id: Uuid,
     input: CompanyInput,
 ) -> CommandResult<Company> {
-    Ok(companies::update(state.store()?, id, input).await?)
+    Ok(companies::update(state.store().await?, id, input).await?)
 }
 
 #[tauri::command]
 pub async fn delete_company(state: State<'_, AppState>, id: Uuid) -> CommandResult<()> {
-    Ok(companies::delete(state.store()?, id).await?)
+    Ok(companies::delete(state.store().await?, id).await?)
 }

@@ -10,12 +10,12 @@ pub async fn list_contacts(
     state: State<'_, AppState>,
     query: ContactQuery,
 ) -> CommandResult<ContactPage> {
-    Ok(contacts::list(state.store()?, &query).await?)
+    Ok(contacts::list(state.store().await?, &query).await?)
 }
 
 #[tauri::command]
 pub async fn get_contact(state: State<'_, AppState>, id: Uuid) -> CommandResult<Contact> {
-    Ok(contacts::get(state.store()?, id).await?)
+    Ok(contacts::get(state.store().await?, id).await?)
 }
 
 #[tauri::command]
@@ -23,7 +23,7 @@ pub async fn create_contact(
     state: State<'_, AppState>,
     input: ContactInput,
 ) -> CommandResult<Contact> {
-    Ok(contacts::create(state.store()?, input).await?)
+    Ok(contacts::create(state.store().await?, input).await?)
 }
 
 #[tauri::command]
@@ -32,10 +32,10 @@ pub async fn update_contact(
     id: Uuid,
     input: ContactInput,
 ) -> CommandResult<Contact> {
-    Ok(contacts::update(state.store()?, id, input).await?)
+    Ok(contacts::update(state.store().await?, id, input).await?)
 }
 
 #[tauri::command]
 pub async fn delete_contact(state: State<'_, AppState>, id: Uuid) -> CommandResult<()> {
-    Ok(contacts::delete(state.store()?, id).await?)
+    Ok(contacts::delete(state.store().await?, id).await?)
 }

@@ -15,7 +15,7 @@ pub struct StoreInfo {
 
 #[tauri::command]
 pub async fn store_info(state: State<'_, AppState>) -> CommandResult<StoreInfo> {
-    let store = state.store()?;
+    let store = state.store().await?;
     Ok(StoreInfo {
         path: store.path().display().to_string(),
         device_id: store.device_id().to_string(),

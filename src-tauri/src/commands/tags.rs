@@ -6,5 +6,5 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn list_tags(state: State<'_, AppState>) -> CommandResult<Vec<Tag>> {
-    Ok(tags::list(state.store()?).await?)
+    Ok(tags::list(state.store().await?).await?)
 }

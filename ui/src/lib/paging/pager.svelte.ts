@@ -3,12 +3,15 @@
 // previous rows on screen until their replacements arrive, so nothing flickers.
 import { CommandError } from "../api/ipc";
 
-export type Page<T> = { total: number; items: T[] };
+/** `capped`: the server stopped counting (searches count at most 1,000 hits). */
+export type Page<T> = { total: number; items: T[]; capped?: boolean };
 export type FetchPage<T> = (offset: number, limit: number) => Promise<Page<T>>;
 
 export class Pager<T> {
   /** Rows matching the current query (from the last page that arrived). */
   total = $state(0);
+  /** True when `total` is a lower bound: the server stopped counting matches. */
+  capped = $state(false);
   /** False until a first page arrived. */
   ready = $state(false);
   error = $state<CommandError | null>(null);
@@ -89,6 +92,7 @@ export class Pager<T> {
       }
       this.#fresh.set(page, result.items);
       this.total = result.total;
+      this.capped = result.capped ?? false;
       this.ready = true;
       this.error = null;
       // Stale pages past the new end would show rows that no longer exist.

@@ -84,3 +84,15 @@ describe("Pager", () => {
     expect(pager.ready).toBe(true);
   });
 });
+
+describe("Pager.capped", () => {
+  it("follows the server's capped flag", async () => {
+    let capped = true;
+    const pager = new Pager<number>(async () => ({ total: 1000, items: [1], capped }));
+    await pager.reset();
+    expect(pager.capped).toBe(true);
+    capped = false;
+    await pager.reset();
+    expect(pager.capped).toBe(false);
+  });
+});
