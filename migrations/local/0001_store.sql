@@ -124,5 +124,8 @@ CREATE INDEX contact_tags_tag ON contact_tags (tag_id);
 CREATE VIRTUAL TABLE contact_search USING fts5 (
     name, emails, phones, company,
     tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '1 2 3'
+    prefix = '1 2 3',
+    -- Only "every word is a prefix" queries are asked: no phrases, no
+    -- ranking, so positions are not stored and doclists stay small.
+    detail = none
 );

@@ -78,6 +78,14 @@ async fn run(n: usize) {
         verdict(ratio >= 0.25)
     );
 
+    if std::env::var("HUB_BENCH_OPTIMIZE").is_ok() {
+        let t = Instant::now();
+        sqlx::query("INSERT INTO contact_search(contact_search) VALUES ('optimize')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        println!("fts optimize {:.0} ms", ms(t.elapsed()));
+    }
     search_latency(&store, &inputs).await;
 }
 
@@ -200,14 +208,21 @@ async fn search_latency(store: &Store, inputs: &[ContactInput]) {
     for q in queries.iter().take(50) {
         contacts::list(store, &query(q)).await.unwrap(); // warm the page cache
     }
-    let mut times = Vec::with_capacity(queries.len());
+    let mut timed = Vec::with_capacity(queries.len());
     for q in &queries {
         let start = Instant::now();
         let page = contacts::list(store, &query(q)).await.unwrap();
-        times.push(start.elapsed());
+        timed.push((start.elapsed(), q.as_str()));
         std::hint::black_box(page);
     }
-    times.sort();
+    timed.sort();
+    let slowest: Vec<String> = timed
+        .iter()
+        .rev()
+        .take(5)
+        .map(|(t, q)| format!("{q:?} {:.1} ms", ms(*t)))
+        .collect();
+    let times: Vec<Duration> = timed.iter().map(|(t, _)| *t).collect();
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     println!(
         "== search as you type over {} contacts: {} keystrokes ==",
@@ -222,6 +237,7 @@ async fn search_latency(store: &Store, inputs: &[ContactInput]) {
         ms(*times.last().unwrap()),
         verdict(pct(0.99) < Duration::from_millis(10))
     );
+    println!("slowest: {}", slowest.join(", "));
 }
 
 fn query(q: &str) -> ContactQuery {

@@ -735,10 +735,22 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
     let matcher = query.search.as_deref().and_then(search::match_expression);
     let tag = text(&query.tag).map(|t| tags::tag_id(&t).to_string());
     let company = query.company_id.map(|c| c.to_string());
-    let filters = "c.deleted_at IS NULL
-        AND (?2 IS NULL OR EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id
-                                    AND ct.tag_id = ?2 AND ct.deleted_at IS NULL))
-        AND (?3 IS NULL OR c.company_id = ?3)";
+    // Only the filters in use are written into the SQL: an `?2 IS NULL OR ...`
+    // form makes SQLite plan for the worst case and scan every contact.
+    let mut filters = String::from("c.deleted_at IS NULL");
+    if tag.is_some() {
+        filters.push_str(
+            " AND EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id
+                           AND ct.tag_id = ?2 AND ct.deleted_at IS NULL)",
+        );
+    } else {
+        filters.push_str(" AND ?2 IS NULL");
+    }
+    if company.is_some() {
+        filters.push_str(" AND c.company_id = ?3");
+    } else {
+        filters.push_str(" AND ?3 IS NULL");
+    }
     let mut conn = store.pool().acquire().await?;
     let (total, capped, rows): (u32, bool, Vec<SummaryRow>) = if matcher.is_some() {
         // One pass over the index: up to CAP+1 hits with their names, sorted
@@ -769,9 +781,8 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
         let mut rows: Vec<(i64, SummaryRow)> = Vec::with_capacity(page.len());
         if !page.is_empty() {
             let found: Vec<SummaryRow> = sqlx::query_as(&format!(
-                "SELECT {SUMMARY_COLUMNS}, c.rk FROM contacts c
-                   LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
-                  WHERE c.rk IN (SELECT value FROM json_each(?))"
+                "SELECT {SUMMARY_COLUMNS}, c.rk FROM json_each(?) j CROSS JOIN contacts c ON c.rk = j.value
+                   LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL"
             ))
             .bind(serde_json::to_string(&page).unwrap_or_default())
             .fetch_all(&mut *conn)
