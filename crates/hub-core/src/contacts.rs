@@ -764,7 +764,13 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
         .bind(&tag)
         .bind(&company)
         .fetch_all(&mut *conn)
-        .await?;
+        .await
+        .or_else(|e| match &e {
+            // Text the FTS5 query language cannot take (a rare script
+            // whose marks split a word differently) finds nothing, not an error.
+            sqlx::Error::Database(db) if db.message().starts_with("fts5") => Ok(Vec::new()),
+            _ => Err(e),
+        })?;
         let capped = hits.len() > SEARCH_CAP as usize;
         hits.truncate(SEARCH_CAP as usize);
         let mut keyed: Vec<(String, i64)> = hits

@@ -515,3 +515,42 @@ async fn demo_data_is_plausible_and_clears_in_one_go() {
         "the user's own contact stays"
     );
 }
+
+#[tokio::test]
+async fn any_typed_text_searches_without_error() {
+    let (_dir, store) = store().await;
+    contacts::create(&store, ada()).await.unwrap();
+    for q in [
+        "\"",
+        "*",
+        "a\"b",
+        "NEAR(ada",
+        "ada OR",
+        "-ada",
+        "कि",
+        "e\u{301}",
+        "🙂",
+        "ada AND NOT",
+        "^ada",
+        "ada:lov",
+        "((",
+        "'",
+    ] {
+        let page = contacts::list(&store, &search(q)).await;
+        assert!(page.is_ok(), "{q:?}: {page:?}");
+    }
+    assert_eq!(
+        contacts::list(&store, &search("ADA lovelace"))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        contacts::list(&store, &search("lovelace ada"))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
