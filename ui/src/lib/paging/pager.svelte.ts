@@ -29,9 +29,13 @@ export class Pager<T> {
   #newQuery = false;
   #lastRange: [number, number];
 
-  constructor(fetch: FetchPage<T>, pageSize = 100) {
+  /** Pages kept in memory; the ones farthest from the view go first. */
+  readonly maxPages: number;
+
+  constructor(fetch: FetchPage<T>, pageSize = 100, maxPages = 50) {
     this.#fetch = fetch;
     this.pageSize = pageSize;
+    this.maxPages = maxPages;
     this.#lastRange = [0, pageSize - 1];
   }
 
@@ -79,6 +83,19 @@ export class Pager<T> {
     this.#inflight = new Set();
   }
 
+  /** Scrolling through 100k rows must not keep all of them: drop far pages. */
+  #evict() {
+    if (this.#fresh.size + this.#stale.size <= this.maxPages) return;
+    const centre = (this.#lastRange[0] + this.#lastRange[1]) / 2 / this.pageSize;
+    const far = (a: number, b: number) => Math.abs(b - centre) - Math.abs(a - centre);
+    for (const pages of [this.#stale, this.#fresh]) {
+      for (const page of [...pages.keys()].sort(far)) {
+        if (this.#fresh.size + this.#stale.size <= this.maxPages) return;
+        pages.delete(page);
+      }
+    }
+  }
+
   async #load(page: number): Promise<void> {
     const generation = this.#generation;
     this.#inflight.add(page);
@@ -91,6 +108,7 @@ export class Pager<T> {
         this.resets++;
       }
       this.#fresh.set(page, result.items);
+      this.#evict();
       this.total = result.total;
       this.capped = result.capped ?? false;
       this.ready = true;

@@ -96,3 +96,19 @@ describe("Pager.capped", () => {
     expect(pager.capped).toBe(false);
   });
 });
+
+describe("Pager memory", () => {
+  it("keeps only the pages nearest the view", async () => {
+    const { fetch } = source(100_000);
+    const pager = new Pager(fetch, 100, 5);
+    await pager.reset();
+    for (let first = 0; first < 20_000; first += 1_000) await pager.ensure(first, first + 50);
+    await pager.ensure(50_000, 50_050);
+    expect(pager.item(50_010)?.n).toBe(50_010);
+    expect(pager.item(19_010)?.n).toBe(19_010);
+    expect(pager.item(0)).toBeUndefined();
+    let kept = 0;
+    for (let i = 0; i < 100_000; i += 100) if (pager.item(i)) kept++;
+    expect(kept).toBe(5);
+  });
+});
