@@ -294,7 +294,7 @@ fn company_input(rng: &mut StdRng) -> CompanyInput {
             "{}{}{}.com",
             slug(a),
             slug(b),
-            if n % 3 == 0 {
+            if n.is_multiple_of(3) {
                 n.to_string()
             } else {
                 String::new()
