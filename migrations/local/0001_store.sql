@@ -123,6 +123,7 @@ CREATE INDEX contact_tags_tag ON contact_tags (tag_id);
 -- the write path whenever the contact, its emails/phones or its company change.
 CREATE VIRTUAL TABLE contact_search USING fts5 (
     name, emails, phones, company,
+    sort_name UNINDEXED,            -- display name, to order hits without a join
     tokenize = 'unicode61 remove_diacritics 2',
     prefix = '1 2 3',
     -- Only "every word is a prefix" queries are asked: no phrases, no

@@ -725,10 +725,10 @@ const SUMMARY_COLUMNS: &str = "c.id, c.display_name, c.title, co.name AS company
     (SELECT json_group_array(t.name) FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
       WHERE ct.contact_id = c.id AND ct.deleted_at IS NULL AND t.deleted_at IS NULL) AS tags";
 
-/// Searches stop counting here: past it the list says "1,000+" and the user
+/// Searches stop counting here: past it the list says "500+" and the user
 /// types on. Counting and sorting every hit of a one-letter prefix across
 /// 100k contacts is what would make search-as-you-type lag.
-pub const SEARCH_CAP: u32 = 1000;
+pub const SEARCH_CAP: u32 = 500;
 
 /// A page of live contacts in name order, optionally searched and filtered.
 pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
@@ -755,22 +755,33 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
     let (total, capped, rows): (u32, bool, Vec<SummaryRow>) = if matcher.is_some() {
         // One pass over the index: up to CAP+1 hits with their names, sorted
         // and paged here; then the page's rows are read by rowid.
-        let mut hits: Vec<(i64, Option<String>)> = sqlx::query_as(&format!(
-            "SELECT c.rk, c.display_name FROM contact_search s JOIN contacts c ON c.rk = s.rowid
-              WHERE contact_search MATCH ?1 AND {filters} LIMIT {}",
-            SEARCH_CAP + 1
-        ))
-        .bind(&matcher)
-        .bind(&tag)
-        .bind(&company)
-        .fetch_all(&mut *conn)
-        .await
-        .or_else(|e| match &e {
-            // Text the FTS5 query language cannot take (a rare script
-            // whose marks split a word differently) finds nothing, not an error.
-            sqlx::Error::Database(db) if db.message().starts_with("fts5") => Ok(Vec::new()),
-            _ => Err(e),
-        })?;
+        // The index holds live contacts only, so without a filter the hits
+        // and their names come from it alone.
+        let hits_sql = if tag.is_none() && company.is_none() {
+            format!(
+                "SELECT rowid, sort_name FROM contact_search
+                  WHERE contact_search MATCH ?1 AND ?2 IS NULL AND ?3 IS NULL LIMIT {}",
+                SEARCH_CAP + 1
+            )
+        } else {
+            format!(
+                "SELECT c.rk, c.display_name FROM contact_search s JOIN contacts c ON c.rk = s.rowid
+                  WHERE contact_search MATCH ?1 AND {filters} LIMIT {}",
+                SEARCH_CAP + 1
+            )
+        };
+        let mut hits: Vec<(i64, Option<String>)> = sqlx::query_as(&hits_sql)
+            .bind(&matcher)
+            .bind(&tag)
+            .bind(&company)
+            .fetch_all(&mut *conn)
+            .await
+            .or_else(|e| match &e {
+                // Text the FTS5 query language cannot take (a rare script
+                // whose marks split a word differently) finds nothing, not an error.
+                sqlx::Error::Database(db) if db.message().starts_with("fts5") => Ok(Vec::new()),
+                _ => Err(e),
+            })?;
         let capped = hits.len() > SEARCH_CAP as usize;
         hits.truncate(SEARCH_CAP as usize);
         let mut keyed: Vec<(String, i64)> = hits

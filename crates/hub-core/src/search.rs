@@ -53,7 +53,7 @@ async fn reindex_where(
     // Phones are indexed as their E.164 digits and those digits without the
     // first 1-4 (the country code), so a number typed either way is found.
     sqlx::query(&format!(
-        "INSERT INTO contact_search (rowid, name, emails, phones, company)
+        "INSERT INTO contact_search (rowid, name, emails, phones, company, sort_name)
          SELECT c.rk,
                 concat_ws(' ', c.display_name, c.first_name, c.last_name, c.title),
                 (SELECT group_concat(e.address, ' ') FROM contact_emails e
@@ -61,7 +61,8 @@ async fn reindex_where(
                 (SELECT group_concat(concat_ws(' ', substr(p.number, 2), substr(p.number, 3),
                                                substr(p.number, 4), substr(p.number, 5)), ' ')
                    FROM contact_phones p WHERE p.contact_id = c.id AND p.deleted_at IS NULL),
-                concat_ws(' ', co.name, co.domain)
+                concat_ws(' ', co.name, co.domain),
+                c.display_name
            FROM {source}
            LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
           WHERE c.deleted_at IS NULL"

@@ -71,7 +71,11 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(busy);
+            .busy_timeout(busy)
+            // Search and list pages read scattered rows: serve them from
+            // memory-mapped pages and a 32 MB cache, not read() calls.
+            .pragma("mmap_size", "268435456")
+            .pragma("cache_size", "-32000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())

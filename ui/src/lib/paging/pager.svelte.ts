@@ -3,7 +3,7 @@
 // previous rows on screen until their replacements arrive, so nothing flickers.
 import { CommandError } from "../api/ipc";
 
-/** `capped`: the server stopped counting (searches count at most 1,000 hits). */
+/** `capped`: the server stopped counting (searches count at most 500 hits). */
 export type Page<T> = { total: number; items: T[]; capped?: boolean };
 export type FetchPage<T> = (offset: number, limit: number) => Promise<Page<T>>;
 
