@@ -5,6 +5,8 @@
 
 pub mod change;
 pub mod hlc;
+pub mod merge;
 
 pub use change::{Change, FieldValue};
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcParseError};
+pub use merge::{conflict_id, merge_field, Outcome, Version};
