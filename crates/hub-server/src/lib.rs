@@ -4,40 +4,68 @@
 //! Tests (here and in `tests/hub-e2e`) build the same [`router`] and serve it on a
 //! port-0 listener, so they exercise exactly what the binary runs.
 //!
-//! Today the server answers `GET /healthz`. The sync issue adds the storage trait
-//! (SQLite and PostgreSQL backends chosen by [`config::DatabaseUrl`]) to [`AppState`]
-//! and the `/v1/...` routes to [`router`].
+//! Today the server keeps workspaces, users and devices in [`storage`] (SQLite or
+//! PostgreSQL, chosen by [`config::DatabaseUrl`]) and answers `GET /healthz`,
+//! `POST /v1/auth/login`, `POST /v1/auth/setup`, `GET /v1/devices` and
+//! `DELETE /v1/devices/{id}`. Push, pull and snapshot come with the sync engine.
+//!
+//! Every response carries the server's clock in `X-Server-Time` (RFC 3339, UTC), so a
+//! client can measure its skew on any answer, errors included.
 
+pub mod accounts;
+pub mod api;
+pub mod auth;
 pub mod config;
+pub mod error;
 mod health;
+pub mod storage;
 
 use std::future::Future;
 use std::io;
 
-use axum::http::{Method, StatusCode, Uri};
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use auth::Passwords;
 pub use config::{DatabaseUrl, ServerConfig};
+pub use error::ApiError;
 pub use health::Health;
+pub use storage::{Database, Storage};
 
 /// Version reported by `/healthz`: the crate version, shared by the whole workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// State shared by every handler. Cheap to clone.
-///
-/// Empty for now: the sync issue puts the storage handle (a pool is already
-/// shareable, so no extra `Arc`/`Mutex`) and the server's settings here.
-#[derive(Clone, Debug, Default)]
-pub struct AppState {}
+/// Largest request body accepted; a bigger one is a JSON 413.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Response header with the server's wall-clock time, RFC 3339 UTC with milliseconds.
+pub const SERVER_TIME_HEADER: &str = "x-server-time";
+
+/// State shared by every handler. Cheap to clone: the database is a pool handle and
+/// [`Passwords`] an `Arc`.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Database,
+    pub passwords: Passwords,
+}
 
 impl AppState {
-    pub fn new() -> Self {
-        Self::default()
+    /// New password hashes use the recommended argon2id cost.
+    pub fn new(db: Database) -> Self {
+        Self::with_passwords(db, Passwords::recommended())
+    }
+
+    /// Chooses the cost of new password hashes (tests use [`Passwords::cheap_for_tests`]).
+    pub fn with_passwords(db: Database, passwords: Passwords) -> Self {
+        Self { db, passwords }
     }
 }
 
@@ -52,8 +80,15 @@ pub struct ErrorBody {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/v1/auth/login", post(api::login))
+        .route("/v1/auth/setup", post(api::setup))
+        .route("/v1/devices", get(api::list_devices))
+        .route("/v1/devices/{id}", delete(api::revoke_device))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(add_server_time))
         .layer(
             TraceLayer::new_for_http()
                 // Method and path only: query strings and headers may carry personal data.
@@ -70,6 +105,25 @@ async fn not_found(method: Method, uri: Uri) -> (StatusCode, Json<ErrorBody>) {
             message: format!("no route for {method} {}", uri.path()),
         }),
     )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Stamps every response, errors and 404s included, with the server's clock.
+async fn add_server_time(mut response: Response) -> Response {
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    if let Ok(value) = HeaderValue::from_str(&now) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(SERVER_TIME_HEADER), value);
+    }
+    response
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.

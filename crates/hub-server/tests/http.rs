@@ -1,7 +1,7 @@
 //! The router served on a real port-0 listener and called over HTTP.
 
 use chrono::Utc;
-use hub_server::{AppState, ErrorBody, Health};
+use hub_server::{AppState, Database, DatabaseUrl, ErrorBody, Health, Passwords};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -10,8 +10,10 @@ async fn start() -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
+    let db = Database::open(&DatabaseUrl::SqliteMemory).await.unwrap();
+    let state = AppState::with_passwords(db, Passwords::cheap_for_tests());
     let task = tokio::spawn(async move {
-        hub_server::serve_until(listener, AppState::new(), async {
+        hub_server::serve_until(listener, state, async {
             let _ = stopped.await;
         })
         .await
@@ -63,4 +65,7 @@ async fn wrong_method_on_healthz_is_405() {
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
+    assert!(response.headers().contains_key("x-server-time"));
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.code, "method_not_allowed");
 }

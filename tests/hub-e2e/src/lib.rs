@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use hub_server::AppState;
+use hub_server::{AppState, Database, DatabaseUrl, Passwords};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -20,9 +20,13 @@ pub struct TestServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Starts `hub_server::router` on 127.0.0.1 with a free port. Call inside a tokio runtime.
+/// Starts `hub_server::router` on 127.0.0.1 with a free port, over a fresh in-memory SQLite
+/// store (cheap password hashing). Call inside a tokio runtime.
 pub async fn spawn_server() -> TestServer {
-    spawn_server_with(AppState::new()).await
+    let db = Database::open(&DatabaseUrl::SqliteMemory)
+        .await
+        .expect("open in-memory storage");
+    spawn_server_with(AppState::with_passwords(db, Passwords::cheap_for_tests())).await
 }
 
 /// Like [`spawn_server`], with prepared state.

@@ -1,0 +1,278 @@
+//! The embedded backend: one SQLite file (WAL, busy timeout), migrated on open.
+//!
+//! Ids are stored as hyphenated UUID text and times as RFC 3339 text, so the file stays
+//! readable with the `sqlite3` shell.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use uuid::fmt::Hyphenated;
+use uuid::Uuid;
+
+use super::{
+    Device, NewDevice, NewUser, NewWorkspace, Storage, StorageError, StorageResult, UserLogin,
+    Workspace,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server/sqlite");
+
+/// SQLite storage. A `SqlitePool` is already a shareable handle: clone freely.
+#[derive(Clone, Debug)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database file and its directory, then migrates.
+    pub async fn open_file(path: &Path) -> StorageResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    /// An in-memory database for trials and tests. One connection that never expires,
+    /// because each SQLite connection to `:memory:` is a separate, empty database.
+    pub async fn open_memory() -> StorageResult<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> StorageResult<Self> {
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkspaceRow {
+    id: Hyphenated,
+    name: String,
+    write_key: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserLoginRow {
+    id: Hyphenated,
+    workspace_id: Hyphenated,
+    password_hash: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    id: Hyphenated,
+    workspace_id: Hyphenated,
+    user_id: Hyphenated,
+    name: String,
+    created_at: DateTime<Utc>,
+    last_seen_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<DeviceRow> for Device {
+    fn from(row: DeviceRow) -> Self {
+        Self {
+            id: row.id.into_uuid(),
+            workspace_id: row.workspace_id.into_uuid(),
+            user_id: row.user_id.into_uuid(),
+            name: row.name,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+const DEVICE_COLUMNS: &str =
+    "id, workspace_id, user_id, name, created_at, last_seen_at, revoked_at";
+
+fn text(id: Uuid) -> Hyphenated {
+    id.hyphenated()
+}
+
+async fn insert_user<'e, E>(executor: E, user: &NewUser) -> StorageResult<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO users (id, workspace_id, email, password_hash, password_setup_hash, \
+         password_setup_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(text(user.id))
+    .bind(text(user.workspace_id))
+    .bind(&user.email)
+    .bind(&user.password_hash)
+    .bind(&user.password_setup_hash)
+    .bind(user.password_setup_expires_at)
+    .bind(user.created_at)
+    .execute(executor)
+    .await
+    .map_err(|e| StorageError::from_write(e, "user with this email", "workspace"))?;
+    Ok(())
+}
+
+impl Storage for SqliteStorage {
+    async fn create_workspace(
+        &self,
+        workspace: &NewWorkspace,
+        owner: &NewUser,
+    ) -> StorageResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO workspaces (id, name, write_key, created_at) VALUES (?, ?, ?, ?)")
+            .bind(text(workspace.id))
+            .bind(&workspace.name)
+            .bind(&workspace.write_key)
+            .bind(workspace.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StorageError::from_write(e, "workspace", "workspace"))?;
+        insert_user(&mut *tx, owner).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_user(&self, user: &NewUser) -> StorageResult<()> {
+        insert_user(&self.pool, user).await
+    }
+
+    async fn workspace(&self, id: Uuid) -> StorageResult<Option<Workspace>> {
+        let row: Option<WorkspaceRow> =
+            sqlx::query_as("SELECT id, name, write_key, created_at FROM workspaces WHERE id = ?")
+                .bind(text(id))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| Workspace {
+            id: r.id.into_uuid(),
+            name: r.name,
+            write_key: r.write_key,
+            created_at: r.created_at,
+        }))
+    }
+
+    async fn users_by_email(&self, email: &str) -> StorageResult<Vec<UserLogin>> {
+        let rows: Vec<UserLoginRow> = sqlx::query_as(
+            "SELECT id, workspace_id, password_hash FROM users \
+             WHERE lower(email) = lower(?) ORDER BY created_at, id",
+        )
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UserLogin {
+                id: r.id.into_uuid(),
+                workspace_id: r.workspace_id.into_uuid(),
+                password_hash: r.password_hash,
+            })
+            .collect())
+    }
+
+    async fn complete_password_setup(
+        &self,
+        setup_hash: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Uuid>> {
+        // Times are RFC 3339 UTC text of one format, so text order is time order.
+        let id: Option<(Hyphenated,)> = sqlx::query_as(
+            "UPDATE users SET password_hash = ?, password_setup_hash = NULL, \
+             password_setup_expires_at = NULL \
+             WHERE password_setup_hash = ? AND password_setup_expires_at > ? RETURNING id",
+        )
+        .bind(password_hash)
+        .bind(setup_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.map(|(id,)| id.into_uuid()))
+    }
+
+    async fn add_device(&self, device: &NewDevice) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO devices (id, workspace_id, user_id, name, token_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(text(device.id))
+        .bind(text(device.workspace_id))
+        .bind(text(device.user_id))
+        .bind(&device.name)
+        .bind(&device.token_hash)
+        .bind(device.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StorageError::from_write(e, "device", "workspace or user"))?;
+        Ok(())
+    }
+
+    async fn authenticate_device(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Device>> {
+        let row: Option<DeviceRow> = sqlx::query_as(&format!(
+            "UPDATE devices SET last_seen_at = ? \
+             WHERE token_hash = ? AND revoked_at IS NULL RETURNING {DEVICE_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Device::from))
+    }
+
+    async fn devices(&self, workspace_id: Uuid) -> StorageResult<Vec<Device>> {
+        let rows: Vec<DeviceRow> = sqlx::query_as(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE workspace_id = ? ORDER BY created_at, id"
+        ))
+        .bind(text(workspace_id))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Device::from).collect())
+    }
+
+    async fn revoke_device(
+        &self,
+        workspace_id: Uuid,
+        device_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StorageResult<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?) \
+             WHERE id = ? AND workspace_id = ?",
+        )
+        .bind(now)
+        .bind(text(device_id))
+        .bind(text(workspace_id))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
