@@ -394,6 +394,21 @@ async fn run_suite(url: &str) {
         .await
         .unwrap();
     let setup = carol.password_setup.expect("setup secret");
+    // Storage refuses the secret once expired (and a wrong one), and changes nothing then.
+    let setup_hash = hub_server::auth::secret_hash(&setup.secret);
+    let after_expiry = setup.expires_at + chrono::Duration::milliseconds(1);
+    assert_eq!(
+        db.complete_password_setup(&setup_hash, "unused", after_expiry)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        db.complete_password_setup("not-a-hash", "unused", Utc::now())
+            .await
+            .unwrap(),
+        None
+    );
     expect_error(
         server.login("carol@example.com", "", "x").await,
         StatusCode::UNAUTHORIZED,
