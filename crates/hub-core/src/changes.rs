@@ -29,6 +29,17 @@ pub type Fields = Vec<(&'static str, Value)>;
 /// Bound parameters per statement (SQLite's limit is 32766).
 const MAX_PARAMS: usize = 30_000;
 
+/// What applying one remote change did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Fields whose value now comes from the change.
+    pub fields: usize,
+    /// Fields skipped because this device already has a newer (or the same) write.
+    pub stale: usize,
+    /// Entities or `entity.field`s this version does not know.
+    pub unknown: Vec<String>,
+}
+
 /// One change, as the outbox stores it.
 struct LogEntry {
     entity: &'static EntityDef,
@@ -311,6 +322,113 @@ impl WriteTx {
                 self.touched_contacts.insert(contact);
             }
         }
+    }
+
+    /// Apply a change made on another device (pulled from the sync server).
+    /// Per field, the higher clock wins and an equal clock is a duplicate,
+    /// so applying changes in any order, or twice, gives the same row: the
+    /// rule of `hub_protocol::merge`. Conflicts are decided by the server,
+    /// which sees every change; nothing applied here enters the outbox.
+    /// Entities or fields this version does not know are skipped and
+    /// reported, never guessed at.
+    pub async fn apply_remote(&mut self, change: &hub_protocol::Change) -> Result<Applied> {
+        let mut applied = Applied::default();
+        let Some(entity) = entities::by_name(&change.entity) else {
+            applied.unknown.push(change.entity.clone());
+            return Ok(applied);
+        };
+        self.clock.observe(change.hlc, wall_ms());
+        self.last = Some(self.last.map_or(change.hlc, |l| l.max(change.hlc)));
+        let id = change.row_id.to_string();
+        let row: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT json_object({pairs}), clocks FROM {table} WHERE id = ?",
+            pairs = entity
+                .fields
+                .iter()
+                .map(|f| format!("'{f}', {f}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            table = entity.table,
+        ))
+        .bind(&id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let exists = row.is_some();
+        let (current, clocks) = row.unwrap_or_default();
+        let current: Map<String, Value> = serde_json::from_str(&current).unwrap_or_default();
+        let mut clocks: Map<String, Value> = serde_json::from_str(&clocks).unwrap_or_default();
+        let clock_of = |clocks: &Map<String, Value>, field: &str| {
+            clocks
+                .get(field)
+                .or_else(|| clocks.get(ALL_FIELDS))
+                .and_then(Value::as_str)
+                .and_then(|c| c.parse::<Hlc>().ok())
+        };
+        let mut winners: Vec<(&'static str, Value)> = Vec::new();
+        for (field, value) in &change.fields {
+            let Some(field) = entity.fields.iter().copied().find(|f| f == field) else {
+                applied.unknown.push(format!("{}.{field}", entity.name));
+                continue;
+            };
+            match clock_of(&clocks, field) {
+                Some(c) if c >= change.hlc => applied.stale += 1,
+                _ => winners.push((field, normalise(value.clone()))),
+            }
+        }
+        if winners.is_empty() {
+            return Ok(applied);
+        }
+        // Fields written by the create of this row on this device carry the
+        // "*" clock; give them their own before a newer field overrides it.
+        if let Some(all) = clocks.remove(ALL_FIELDS) {
+            for f in entity.fields {
+                clocks
+                    .entry((*f).to_string())
+                    .or_insert_with(|| all.clone());
+            }
+        }
+        for (field, _) in &winners {
+            clocks.insert((*field).into(), Value::String(change.hlc.to_string()));
+        }
+        let clocks_text = Value::Object(clocks).to_string();
+        if exists {
+            let sets: String = winners.iter().map(|(f, _)| format!("{f} = ?, ")).collect();
+            let sql = format!(
+                "UPDATE {} SET {sets}clocks = ?, updated_ms = max(updated_ms, ?) WHERE id = ?",
+                entity.table
+            );
+            let mut query = sqlx::query::<Sqlite>(&sql);
+            for (_, value) in &winners {
+                query = bind_json(query, value);
+            }
+            query
+                .bind(clocks_text)
+                .bind(change.hlc.ms as i64)
+                .bind(&id)
+                .execute(&mut *self.tx)
+                .await?;
+        } else {
+            let cols: String = winners.iter().map(|(f, _)| format!(", {f}")).collect();
+            let sql = format!(
+                "INSERT INTO {} (id{cols}, clocks, updated_ms) VALUES ({})",
+                entity.table,
+                vec!["?"; winners.len() + 3].join(", ")
+            );
+            let mut query = sqlx::query::<Sqlite>(&sql).bind(&id);
+            for (_, value) in &winners {
+                query = bind_json(query, value);
+            }
+            query
+                .bind(clocks_text)
+                .bind(change.hlc.ms as i64)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let mut after = current;
+        after.extend(winners.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
+        self.note_touched(entity, &id, &after);
+        applied.fields += winners.len();
+        Ok(applied)
     }
 
     /// Refresh the search index for what this write touched, persist the

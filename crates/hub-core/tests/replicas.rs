@@ -1,0 +1,287 @@
+//! Devices converge by exchanging their change logs, in any order, any number
+//! of times: the client half of sync, without a server in between.
+
+use hub_core::changes::outbox;
+use hub_core::contacts::{self, ContactInput, EmailEntry};
+use hub_core::entities::ALL;
+use hub_core::Store;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+/// Apply every change `from` ever made to `to`.
+async fn deliver(from: &Store, to: &Store) {
+    let changes = outbox(from, u32::MAX).await.unwrap();
+    let mut tx = to.write().await.unwrap();
+    for change in &changes {
+        let applied = tx.apply_remote(change).await.unwrap();
+        assert!(applied.unknown.is_empty(), "{applied:?}");
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Every synced row's values and each field's effective clock.
+async fn state(store: &Store) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in ALL {
+        let pairs = e
+            .fields
+            .iter()
+            .map(|f| format!("'{f}', {f}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
+            "SELECT id, json_object({pairs}), clocks FROM {} ORDER BY id",
+            e.table
+        ))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        for (id, values, clocks) in rows {
+            let clocks: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&clocks).unwrap();
+            let effective: Vec<String> = e
+                .fields
+                .iter()
+                .map(|f| {
+                    clocks
+                        .get(*f)
+                        .or_else(|| clocks.get("*"))
+                        .map(|c| c.to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            out.push(format!("{} {id} {values} {}", e.name, effective.join(",")));
+        }
+    }
+    out
+}
+
+fn person(name: &str) -> ContactInput {
+    ContactInput {
+        display_name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+async fn search_total(store: &Store, q: &str) -> u32 {
+    let query = contacts::ContactQuery {
+        search: Some(q.into()),
+        limit: 10,
+        ..Default::default()
+    };
+    contacts::list(store, &query).await.unwrap().total
+}
+
+#[tokio::test]
+async fn a_contact_made_on_one_device_appears_on_another_searchable() {
+    let a = Store::open_in_memory().await.unwrap();
+    let b = Store::open_in_memory().await.unwrap();
+    let mut input = person("Ada Lovelace");
+    input.company_name = Some("Analytical Engines".into());
+    input.emails = vec![EmailEntry {
+        kind: "work".into(),
+        address: "ada@engines.example.com".into(),
+    }];
+    input.tags = vec!["vip".into()];
+    let ada = contacts::create(&a, input).await.unwrap();
+    deliver(&a, &b).await;
+    let on_b = contacts::get(&b, ada.id).await.unwrap();
+    assert_eq!(on_b, ada);
+    assert_eq!(search_total(&b, "engines").await, 1);
+    assert!(
+        outbox(&b, 100).await.unwrap().is_empty(),
+        "applied changes are not b's to push"
+    );
+    // Replaying changes nothing.
+    let before = state(&b).await;
+    deliver(&a, &b).await;
+    assert_eq!(state(&b).await, before);
+}
+
+#[tokio::test]
+async fn edits_of_different_fields_both_survive_and_the_same_field_converges() {
+    let a = Store::open_in_memory().await.unwrap();
+    let b = Store::open_in_memory().await.unwrap();
+    let c = contacts::create(&a, person("Grace Hopper")).await.unwrap();
+    deliver(&a, &b).await;
+
+    let mut on_a = ContactInput::from(&c);
+    on_a.title = Some("Rear Admiral".into());
+    on_a.owner = Some("a@example.com".into());
+    contacts::update(&a, c.id, on_a).await.unwrap();
+    let mut on_b = ContactInput::from(&c);
+    on_b.notes = Some("Met at the conference".into());
+    on_b.owner = Some("b@example.com".into());
+    contacts::update(&b, c.id, on_b).await.unwrap(); // later clock: b's owner wins
+
+    deliver(&a, &b).await;
+    deliver(&b, &a).await;
+    assert_eq!(state(&a).await, state(&b).await);
+    let merged = contacts::get(&a, c.id).await.unwrap();
+    assert_eq!(merged.title.as_deref(), Some("Rear Admiral"));
+    assert_eq!(merged.notes.as_deref(), Some("Met at the conference"));
+    assert_eq!(merged.owner.as_deref(), Some("b@example.com"));
+}
+
+#[tokio::test]
+async fn a_delete_and_a_concurrent_edit_converge_to_deleted_with_the_edit() {
+    let a = Store::open_in_memory().await.unwrap();
+    let b = Store::open_in_memory().await.unwrap();
+    let c = contacts::create(&a, person("Alan Turing")).await.unwrap();
+    deliver(&a, &b).await;
+    contacts::delete(&a, c.id).await.unwrap();
+    let mut edit = ContactInput::from(&c);
+    edit.title = Some("Cryptanalyst".into());
+    contacts::update(&b, c.id, edit).await.unwrap();
+    deliver(&b, &a).await;
+    deliver(&a, &b).await;
+    assert_eq!(state(&a).await, state(&b).await);
+    assert_eq!(
+        contacts::get(&b, c.id).await.unwrap_err().code(),
+        "not_found"
+    );
+    assert_eq!(search_total(&b, "turing").await, 0);
+    let title: Option<String> = sqlx::query_scalar("SELECT title FROM contacts WHERE id = ?")
+        .bind(c.id.to_string())
+        .fetch_one(b.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        title.as_deref(),
+        Some("Cryptanalyst"),
+        "the edit is kept on the deleted row"
+    );
+}
+
+#[tokio::test]
+async fn entities_this_version_does_not_know_are_reported_not_applied() {
+    let a = Store::open_in_memory().await.unwrap();
+    contacts::create(&a, person("Ada")).await.unwrap();
+    let mut change = outbox(&a, 1).await.unwrap().remove(0);
+    change.entity = "hologram".into();
+    let b = Store::open_in_memory().await.unwrap();
+    let mut tx = b.write().await.unwrap();
+    let applied = tx.apply_remote(&change).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(applied.unknown, vec!["hologram".to_string()]);
+    assert_eq!(contacts::count(&b).await.unwrap(), 0);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create {
+        device: usize,
+        name: u8,
+    },
+    Edit {
+        device: usize,
+        pick: prop::sample::Index,
+        title: u8,
+    },
+    Delete {
+        device: usize,
+        pick: prop::sample::Index,
+    },
+    Sync {
+        from: usize,
+        to: usize,
+    },
+}
+
+fn op(devices: usize) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..devices, any::<u8>()).prop_map(|(device, name)| Op::Create { device, name }),
+        (0..devices, any::<prop::sample::Index>(), any::<u8>()).prop_map(
+            |(device, pick, title)| Op::Edit {
+                device,
+                pick,
+                title
+            }
+        ),
+        (0..devices, any::<prop::sample::Index>())
+            .prop_map(|(device, pick)| Op::Delete { device, pick }),
+        (0..devices, 0..devices).prop_map(|(from, to)| Op::Sync { from, to }),
+    ]
+}
+
+async fn run(ops: Vec<Op>, devices: usize) -> Result<(), TestCaseError> {
+    let mut stores = Vec::new();
+    for _ in 0..devices {
+        stores.push(Store::open_in_memory().await.unwrap());
+    }
+    for op in ops {
+        match op {
+            Op::Create { device, name } => {
+                contacts::create(&stores[device], person(&format!("Person {name}")))
+                    .await
+                    .unwrap();
+            }
+            Op::Edit {
+                device,
+                pick,
+                title,
+            } => {
+                let ids = known(&stores[device]).await;
+                if ids.is_empty() {
+                    continue;
+                }
+                let id = ids[pick.index(ids.len())];
+                if let Ok(c) = contacts::get(&stores[device], id).await {
+                    let mut input = ContactInput::from(&c);
+                    input.title = Some(format!("Title {title}"));
+                    contacts::update(&stores[device], id, input).await.unwrap();
+                }
+            }
+            Op::Delete { device, pick } => {
+                let ids = known(&stores[device]).await;
+                if ids.is_empty() {
+                    continue;
+                }
+                let _ = contacts::delete(&stores[device], ids[pick.index(ids.len())]).await;
+            }
+            Op::Sync { from, to } if from != to => deliver(&stores[from], &stores[to]).await,
+            Op::Sync { .. } => {}
+        }
+    }
+    // Heal: everyone hears from everyone, in a fixed order, twice.
+    for _ in 0..2 {
+        for from in 0..devices {
+            for to in 0..devices {
+                if from != to {
+                    deliver(&stores[from], &stores[to]).await;
+                }
+            }
+        }
+    }
+    let first = state(&stores[0]).await;
+    for s in &stores[1..] {
+        prop_assert_eq!(&state(s).await, &first);
+    }
+    Ok(())
+}
+
+async fn known(store: &Store) -> Vec<Uuid> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM contacts ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    ids.iter().filter_map(|i| Uuid::parse_str(i).ok()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn replicas_converge_whatever_the_order_of_edits_and_exchanges(
+        devices in 2usize..4,
+        ops in prop::collection::vec(op(3), 1..25),
+    ) {
+        let ops: Vec<Op> = ops.into_iter().map(|o| match o {
+            Op::Create { device, name } => Op::Create { device: device % devices, name },
+            Op::Edit { device, pick, title } => Op::Edit { device: device % devices, pick, title },
+            Op::Delete { device, pick } => Op::Delete { device: device % devices, pick },
+            Op::Sync { from, to } => Op::Sync { from: from % devices, to: to % devices },
+        }).collect();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(run(ops, devices))?;
+    }
+}
