@@ -78,6 +78,13 @@ impl From<StorageError> for ApiError {
                 format!("{what} already exists"),
             ),
             StorageError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            StorageError::OpIdReused(op_id) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "op_id_reused",
+                format!(
+                    "op_id {op_id} was already pushed with a different payload; nothing was written"
+                ),
+            ),
             other => Self::internal(other),
         }
     }

@@ -7,7 +7,8 @@
 //! Today the server keeps workspaces, users and devices in [`storage`] (SQLite or
 //! PostgreSQL, chosen by [`config::DatabaseUrl`]) and answers `GET /healthz`,
 //! `POST /v1/auth/login`, `POST /v1/auth/setup`, `GET /v1/devices` and
-//! `DELETE /v1/devices/{id}`. Push, pull and snapshot come with the sync engine.
+//! `DELETE /v1/devices/{id}`, and syncs changes with `POST /v1/sync/push`,
+//! `GET /v1/sync/pull` and `GET /v1/sync/snapshot` ([`sync`], docs/sync.md).
 //!
 //! Every response carries the server's clock in `X-Server-Time` (RFC 3339, UTC), so a
 //! client can measure its skew on any answer, errors included.
@@ -19,6 +20,8 @@ pub mod config;
 pub mod error;
 mod health;
 pub mod storage;
+pub mod sync;
+mod sync_api;
 
 use std::future::Future;
 use std::io;
@@ -84,6 +87,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/setup", post(api::setup))
         .route("/v1/devices", get(api::list_devices))
         .route("/v1/devices/{id}", delete(api::revoke_device))
+        .route("/v1/sync/push", post(sync_api::push))
+        .route("/v1/sync/pull", get(sync_api::pull))
+        .route("/v1/sync/snapshot", get(sync_api::snapshot))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

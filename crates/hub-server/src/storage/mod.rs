@@ -11,11 +11,12 @@
 //! already a cheap, shareable handle, so the enum is `Clone` without another `Arc`.
 //! A third backend is a new `impl Storage` plus one variant.
 //!
-//! The sync tables (changes, conflicts, the commit-ordered sequence) are not built yet; they
-//! join this trait with push/pull.
+//! The sync tables (changes, field versions, conflicts, the commit-ordered sequence) are
+//! written and read by one body of SQL shared by both backends (`sync.rs`).
 
 mod postgres;
 mod sqlite;
+pub(crate) mod sync;
 
 use std::future::Future;
 
@@ -99,6 +100,12 @@ pub enum StorageError {
     /// A referenced row does not exist (a user for an unknown workspace, …).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A pushed op_id is already stored (or earlier in the batch) with another payload.
+    #[error("op_id {0} was already pushed with a different payload")]
+    OpIdReused(Uuid),
+    /// Stored sync data that does not parse (never written by this server).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -130,6 +137,24 @@ impl StorageError {
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
+
+/// One page of `GET /v1/sync/pull`.
+#[derive(Clone, Debug)]
+pub struct PullPage {
+    pub changes: Vec<crate::sync::SyncedChange>,
+    /// Conflicts detected by the changes of this page (`cursor < seq <= next_cursor`).
+    pub conflicts: Vec<crate::sync::ConflictRecord>,
+    pub next_cursor: i64,
+    pub has_more: bool,
+}
+
+/// One page of `GET /v1/sync/snapshot`.
+#[derive(Clone, Debug)]
+pub struct SnapshotPage {
+    pub as_of_seq: i64,
+    pub rows: Vec<crate::sync::SnapshotRow>,
+    pub has_more: bool,
+}
 
 /// Everything hub-server stores. Both backends pass the same test suite
 /// (`tests/storage_and_auth.rs`).
@@ -185,6 +210,34 @@ pub trait Storage: Send + Sync {
         device_id: Uuid,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StorageResult<bool>> + Send;
+
+    /// Merges validated changes in one transaction, numbering the stored ones from the
+    /// workspace's counter; one result per change, in order. A retried op_id gets its stored
+    /// result; one reused with another payload fails the whole batch
+    /// ([`StorageError::OpIdReused`]) with nothing written.
+    fn push_changes(
+        &self,
+        workspace_id: Uuid,
+        changes: &[hub_protocol::Change],
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StorageResult<Vec<crate::sync::OpResult>>> + Send;
+
+    /// Changes with `seq > cursor` in sequence order (at most `limit`), and the conflicts
+    /// they detected.
+    fn pull_changes(
+        &self,
+        workspace_id: Uuid,
+        cursor: i64,
+        limit: i64,
+    ) -> impl Future<Output = StorageResult<PullPage>> + Send;
+
+    /// Current field versions of up to `limit` rows after `(entity, row_id)`.
+    fn snapshot_page(
+        &self,
+        workspace_id: Uuid,
+        after: Option<(String, Uuid)>,
+        limit: i64,
+    ) -> impl Future<Output = StorageResult<SnapshotPage>> + Send;
 }
 
 /// The backend chosen by the database URL's scheme. Cheap to clone (a pool handle).
@@ -287,5 +340,32 @@ impl Storage for Database {
         now: DateTime<Utc>,
     ) -> StorageResult<bool> {
         forward!(self, revoke_device(workspace_id, device_id, now))
+    }
+
+    async fn push_changes(
+        &self,
+        workspace_id: Uuid,
+        changes: &[hub_protocol::Change],
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::sync::OpResult>> {
+        forward!(self, push_changes(workspace_id, changes, now))
+    }
+
+    async fn pull_changes(
+        &self,
+        workspace_id: Uuid,
+        cursor: i64,
+        limit: i64,
+    ) -> StorageResult<PullPage> {
+        forward!(self, pull_changes(workspace_id, cursor, limit))
+    }
+
+    async fn snapshot_page(
+        &self,
+        workspace_id: Uuid,
+        after: Option<(String, Uuid)>,
+        limit: i64,
+    ) -> StorageResult<SnapshotPage> {
+        forward!(self, snapshot_page(workspace_id, after, limit))
     }
 }

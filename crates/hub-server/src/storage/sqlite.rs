@@ -275,4 +275,32 @@ impl Storage for SqliteStorage {
         .await?;
         Ok(done.rows_affected() > 0)
     }
+    async fn push_changes(
+        &self,
+        workspace_id: Uuid,
+        changes: &[hub_protocol::Change],
+        now: DateTime<Utc>,
+    ) -> StorageResult<Vec<crate::sync::OpResult>> {
+        self.push_changes_impl(workspace_id, changes, now).await
+    }
+
+    async fn pull_changes(
+        &self,
+        workspace_id: Uuid,
+        cursor: i64,
+        limit: i64,
+    ) -> StorageResult<super::PullPage> {
+        self.pull_changes_impl(workspace_id, cursor, limit).await
+    }
+
+    async fn snapshot_page(
+        &self,
+        workspace_id: Uuid,
+        after: Option<(String, Uuid)>,
+        limit: i64,
+    ) -> StorageResult<super::SnapshotPage> {
+        self.snapshot_page_impl(workspace_id, after, limit).await
+    }
 }
+
+super::sync::sync_storage!(SqliteStorage, text);

@@ -1,0 +1,436 @@
+//! The sync tables (migration `0002_sync`), for both backends from one body of code.
+//!
+//! The SQL is identical on SQLite and PostgreSQL (`$N` parameters, which sqlx's SQLite
+//! driver also binds by number; ids, clocks and JSON as TEXT), so [`sync_storage!`] expands
+//! the same methods for each backend with concrete types: no generic-over-database bounds.
+//! The only difference is how `workspaces.id` is bound (UUID on PostgreSQL, text on
+//! SQLite), passed in as `$wid`.
+//!
+//! Ordering: a push first locks its workspace's row (`UPDATE workspaces … RETURNING
+//! sync_seq`), numbers its changes from there and stores the new high-water mark before
+//! committing. A second push of the same workspace waits on that row lock (PostgreSQL) or
+//! on the database write lock (SQLite), so sequence order is commit order and a puller
+//! reading `seq > cursor` never sees a gap that fills later.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hub_protocol::{Change, Hlc, Version};
+use uuid::Uuid;
+
+use super::{StorageError, StorageResult};
+use crate::sync::{ConflictRecord, OpResult, SnapshotRow, SyncedChange};
+
+/// A change row as stored: (seq, op_id, device_id, entity, row_id, hlc, fields, base).
+pub(crate) type ChangeRow = (i64, String, String, String, String, String, String, String);
+
+pub(crate) const CHANGE_COLUMNS: &str = "seq, op_id, device_id, entity, row_id, hlc, fields, base";
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(what.to_string())
+}
+
+pub(crate) fn uuid(text: &str) -> StorageResult<Uuid> {
+    Uuid::parse_str(text).map_err(|e| corrupt(format!("stored id {text:?}: {e}")))
+}
+
+pub(crate) fn hlc(text: &str) -> StorageResult<Hlc> {
+    text.parse().map_err(corrupt)
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(text: &str) -> StorageResult<T> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StorageResult<String> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+pub(crate) fn change_from_row(row: ChangeRow) -> StorageResult<SyncedChange> {
+    let (seq, op_id, device_id, entity, row_id, clock, fields, base) = row;
+    Ok(SyncedChange {
+        seq,
+        change: Change {
+            op_id: uuid(&op_id)?,
+            device_id: hub_protocol::DeviceId(uuid(&device_id)?),
+            entity,
+            row_id: uuid(&row_id)?,
+            hlc: hlc(&clock)?,
+            fields: json(&fields)?,
+            base: json(&base)?,
+        },
+    })
+}
+
+/// A conflict row: (id, entity, row_id, field, lost value/clock/device, winner
+/// value/clock/device, detected_at, seq).
+pub(crate) const CONFLICT_COLUMNS: &str = "id, entity, row_id, field, lost_value, lost_clock, \
+     lost_device, winner_value, winner_clock, winner_device, detected_at, seq";
+
+#[allow(clippy::type_complexity)]
+pub(crate) type ConflictRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    chrono::DateTime<chrono::Utc>,
+    i64,
+);
+
+pub(crate) fn conflict_from_row(row: ConflictRow) -> StorageResult<ConflictRecord> {
+    let (id, entity, row_id, field, lv, lc, ld, wv, wc, wd, detected_at, seq) = row;
+    Ok(ConflictRecord {
+        id: uuid(&id)?,
+        entity,
+        row_id: uuid(&row_id)?,
+        field,
+        lost_value: json(&lv)?,
+        lost_clock: hlc(&lc)?,
+        lost_device: uuid(&ld)?,
+        winner_value: json(&wv)?,
+        winner_clock: hlc(&wc)?,
+        winner_device: uuid(&wd)?,
+        detected_at,
+        seq,
+    })
+}
+
+/// Groups field rows `(entity, row_id, field, value, clock, base)` (sorted by row) into
+/// snapshot rows.
+pub(crate) fn snapshot_rows(
+    rows: Vec<(String, String, String, String, String, Option<String>)>,
+) -> StorageResult<Vec<SnapshotRow>> {
+    let mut out: Vec<SnapshotRow> = Vec::new();
+    for (entity, row_id, field, value, clock, base) in rows {
+        let row_id = uuid(&row_id)?;
+        if !out
+            .last()
+            .is_some_and(|r| r.entity == entity && r.row_id == row_id)
+        {
+            out.push(SnapshotRow {
+                entity,
+                row_id,
+                fields: BTreeMap::new(),
+                clocks: BTreeMap::new(),
+                bases: BTreeMap::new(),
+            });
+        }
+        let last = out.last_mut().expect("pushed above");
+        last.fields.insert(field.clone(), json(&value)?);
+        last.clocks.insert(field.clone(), hlc(&clock)?);
+        if let Some(base) = base {
+            last.bases.insert(field, hlc(&base)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Loads what a merge needs to know about one row.
+pub(crate) fn row_state(
+    versions: Vec<(String, String, String, Option<String>)>,
+    history: Vec<(String, String, String)>,
+) -> StorageResult<crate::sync::RowState> {
+    let mut state = crate::sync::RowState::default();
+    for (field, value, clock, base) in versions {
+        let version = Version {
+            value: json(&value)?,
+            clock: hlc(&clock)?,
+            base: base.as_deref().map(hlc).transpose()?,
+        };
+        state.current.insert(field, version);
+    }
+    for (clock, fields, base) in history {
+        let clock = hlc(&clock)?;
+        let fields: BTreeMap<String, serde_json::Value> = json(&fields)?;
+        let base: BTreeMap<String, Hlc> = json(&base)?;
+        for field in fields.into_keys() {
+            let b = base.get(&field).copied();
+            state.history.insert((field, clock), b);
+        }
+    }
+    Ok(state)
+}
+
+pub(crate) type RowKey = (String, Uuid);
+pub(crate) type BatchSeen = HashMap<Uuid, (String, OpResult)>;
+
+/// Expands `push_changes`, `pull_changes` and `snapshot_page` for one backend.
+macro_rules! sync_storage {
+    ($storage:ty, $wid:path) => {
+        impl $storage {
+            pub(crate) async fn push_changes_impl(
+                &self,
+                workspace_id: uuid::Uuid,
+                changes: &[hub_protocol::Change],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StorageResult<Vec<$crate::sync::OpResult>> {
+                use $crate::storage::sync::*;
+                use $crate::sync::{merge_change, payload_hash, OpResult, RowState};
+                use $crate::storage::StorageError;
+                let ws = workspace_id.hyphenated().to_string();
+                let mut tx = self.pool.begin().await?;
+                // Lock the workspace's counter row first: serialises pushes in the database.
+                let seq0: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE workspaces SET sync_seq = sync_seq WHERE id = $1 RETURNING sync_seq",
+                )
+                .bind($wid(workspace_id))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((mut seq,)) = seq0 else {
+                    return Err(StorageError::NotFound("workspace"));
+                };
+                let start = seq;
+                let mut rows: std::collections::HashMap<RowKey, RowState> =
+                    std::collections::HashMap::new();
+                let mut seen: BatchSeen = BatchSeen::new();
+                let mut results = Vec::with_capacity(changes.len());
+                for change in changes {
+                    let hash = payload_hash(change);
+                    if let Some((known, result)) = seen.get(&change.op_id) {
+                        if *known != hash {
+                            return Err(StorageError::OpIdReused(change.op_id));
+                        }
+                        results.push(result.clone());
+                        continue;
+                    }
+                    let stored: Option<(String, String)> = sqlx::query_as(
+                        "SELECT payload_hash, result FROM changes \
+                         WHERE workspace_id = $1 AND op_id = $2",
+                    )
+                    .bind(&ws)
+                    .bind(change.op_id.hyphenated().to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((known, result)) = stored {
+                        if known != hash {
+                            return Err(StorageError::OpIdReused(change.op_id));
+                        }
+                        let result = OpResult {
+                            op_id: change.op_id,
+                            status: json(&result)?,
+                        };
+                        seen.insert(change.op_id, (hash, result.clone()));
+                        results.push(result);
+                        continue;
+                    }
+                    let key = (change.entity.clone(), change.row_id);
+                    let row_text = change.row_id.hyphenated().to_string();
+                    if !rows.contains_key(&key) {
+                        let versions: Vec<(String, String, String, Option<String>)> =
+                            sqlx::query_as(
+                                "SELECT field, value, clock, base FROM field_versions \
+                                 WHERE workspace_id = $1 AND entity = $2 AND row_id = $3",
+                            )
+                            .bind(&ws)
+                            .bind(&change.entity)
+                            .bind(&row_text)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        let history: Vec<(String, String, String)> = sqlx::query_as(
+                            "SELECT hlc, fields, base FROM changes \
+                             WHERE workspace_id = $1 AND entity = $2 AND row_id = $3",
+                        )
+                        .bind(&ws)
+                        .bind(&change.entity)
+                        .bind(&row_text)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        rows.insert(key.clone(), row_state(versions, history)?);
+                    }
+                    let row = rows.get_mut(&key).expect("loaded above");
+                    let merged = merge_change(row, change);
+                    seq += 1;
+                    sqlx::query(
+                        "INSERT INTO changes (workspace_id, seq, op_id, device_id, entity, \
+                         row_id, hlc, fields, base, received_at, payload_hash, result) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(&ws)
+                    .bind(seq)
+                    .bind(change.op_id.hyphenated().to_string())
+                    .bind(change.device_id.0.hyphenated().to_string())
+                    .bind(&change.entity)
+                    .bind(&row_text)
+                    .bind(change.hlc.to_string())
+                    .bind(to_json(&change.fields)?)
+                    .bind(to_json(&change.base)?)
+                    .bind(now)
+                    .bind(&hash)
+                    .bind(to_json(&merged.status)?)
+                    .execute(&mut *tx)
+                    .await?;
+                    for (field, version) in &merged.writes {
+                        sqlx::query(
+                            "INSERT INTO field_versions \
+                             (workspace_id, entity, row_id, field, value, clock, base) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (workspace_id, entity, row_id, field) DO UPDATE SET \
+                             value = excluded.value, clock = excluded.clock, \
+                             base = excluded.base",
+                        )
+                        .bind(&ws)
+                        .bind(&change.entity)
+                        .bind(&row_text)
+                        .bind(field)
+                        .bind(to_json(&version.value)?)
+                        .bind(version.clock.to_string())
+                        .bind(version.base.map(|b| b.to_string()))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    for conflict in &merged.conflicts {
+                        sqlx::query(
+                            "INSERT INTO conflicts (workspace_id, id, entity, row_id, field, \
+                             lost_value, lost_clock, lost_device, winner_value, winner_clock, \
+                             winner_device, detected_at, seq) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                             ON CONFLICT (workspace_id, id) DO NOTHING",
+                        )
+                        .bind(&ws)
+                        .bind(conflict.id.hyphenated().to_string())
+                        .bind(&change.entity)
+                        .bind(&row_text)
+                        .bind(&conflict.field)
+                        .bind(to_json(&conflict.lost.value)?)
+                        .bind(conflict.lost.clock.to_string())
+                        .bind(conflict.lost.clock.device.0.hyphenated().to_string())
+                        .bind(to_json(&conflict.winner.value)?)
+                        .bind(conflict.winner.clock.to_string())
+                        .bind(conflict.winner.clock.device.0.hyphenated().to_string())
+                        .bind(now)
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let result = OpResult {
+                        op_id: change.op_id,
+                        status: merged.status,
+                    };
+                    seen.insert(change.op_id, (hash, result.clone()));
+                    results.push(result);
+                }
+                if seq != start {
+                    sqlx::query("UPDATE workspaces SET sync_seq = $1 WHERE id = $2")
+                        .bind(seq)
+                        .bind($wid(workspace_id))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(results)
+            }
+
+            pub(crate) async fn pull_changes_impl(
+                &self,
+                workspace_id: uuid::Uuid,
+                cursor: i64,
+                limit: i64,
+            ) -> $crate::storage::StorageResult<$crate::storage::PullPage> {
+                use $crate::storage::sync::*;
+                let ws = workspace_id.hyphenated().to_string();
+                let mut rows: Vec<ChangeRow> = sqlx::query_as(&format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes WHERE workspace_id = $1 AND seq > $2 \
+                     ORDER BY seq LIMIT $3"
+                ))
+                .bind(&ws)
+                .bind(cursor)
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let has_more = rows.len() as i64 > limit;
+                rows.truncate(limit as usize);
+                let changes = rows
+                    .into_iter()
+                    .map(change_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next_cursor = changes.last().map_or(cursor, |c| c.seq);
+                let conflict_rows: Vec<ConflictRow> = sqlx::query_as(&format!(
+                    "SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE workspace_id = $1 \
+                     AND seq > $2 AND seq <= $3 ORDER BY seq, id"
+                ))
+                .bind(&ws)
+                .bind(cursor)
+                .bind(next_cursor)
+                .fetch_all(&self.pool)
+                .await?;
+                let conflicts = conflict_rows
+                    .into_iter()
+                    .map(conflict_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok($crate::storage::PullPage {
+                    changes,
+                    conflicts,
+                    next_cursor,
+                    has_more,
+                })
+            }
+
+            pub(crate) async fn snapshot_page_impl(
+                &self,
+                workspace_id: uuid::Uuid,
+                after: Option<(String, uuid::Uuid)>,
+                limit: i64,
+            ) -> $crate::storage::StorageResult<$crate::storage::SnapshotPage> {
+                use $crate::storage::sync::*;
+                let ws = workspace_id.hyphenated().to_string();
+                // Read the high-water mark first: the state read next includes all of it.
+                let as_of: Option<(i64,)> =
+                    sqlx::query_as("SELECT sync_seq FROM workspaces WHERE id = $1")
+                        .bind($wid(workspace_id))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                let as_of_seq = as_of.map_or(0, |(s,)| s);
+                let (after_entity, after_row) = after
+                    .map(|(e, r)| (e, r.hyphenated().to_string()))
+                    .unwrap_or_default();
+                let mut keys: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT DISTINCT entity, row_id FROM field_versions \
+                     WHERE workspace_id = $1 AND (entity > $2 OR (entity = $2 AND row_id > $3)) \
+                     ORDER BY entity, row_id LIMIT $4",
+                )
+                .bind(&ws)
+                .bind(&after_entity)
+                .bind(&after_row)
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let has_more = keys.len() as i64 > limit;
+                keys.truncate(limit as usize);
+                let Some(last) = keys.last().cloned() else {
+                    return Ok($crate::storage::SnapshotPage {
+                        as_of_seq,
+                        rows: Vec::new(),
+                        has_more: false,
+                    });
+                };
+                let fields: Vec<(String, String, String, String, String, Option<String>)> =
+                    sqlx::query_as(
+                        "SELECT entity, row_id, field, value, clock, base FROM field_versions \
+                         WHERE workspace_id = $1 \
+                         AND (entity > $2 OR (entity = $2 AND row_id > $3)) \
+                         AND (entity < $4 OR (entity = $4 AND row_id <= $5)) \
+                         ORDER BY entity, row_id, field",
+                    )
+                    .bind(&ws)
+                    .bind(&after_entity)
+                    .bind(&after_row)
+                    .bind(&last.0)
+                    .bind(&last.1)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok($crate::storage::SnapshotPage {
+                    as_of_seq,
+                    rows: snapshot_rows(fields)?,
+                    has_more,
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use sync_storage;
