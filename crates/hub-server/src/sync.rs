@@ -116,6 +116,9 @@ pub struct SnapshotResponse {
     /// change up to it. A new device keeps the first page's value and pulls from it.
     pub as_of_seq: i64,
     pub rows: Vec<SnapshotRow>,
+    /// Every conflict recorded on this page's rows, whatever its seq (later ones also come
+    /// by pull; conflict ids deduplicate).
+    pub conflicts: Vec<ConflictRecord>,
     /// `entity/row_id` of the last row: pass as `after` for the next page.
     pub next_after: Option<String>,
     pub has_more: bool,

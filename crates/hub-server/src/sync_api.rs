@@ -165,6 +165,7 @@ pub async fn snapshot(
     Ok(Json(SnapshotResponse {
         as_of_seq: page.as_of_seq,
         rows: page.rows,
+        conflicts: page.conflicts,
         next_after,
         has_more: page.has_more,
         server_time: Utc::now(),

@@ -499,13 +499,23 @@ async fn run_suite(url: &str) {
     let first = server.snapshot(&b.token, None, 3).await;
     assert_eq!(first.as_of_seq, total as i64);
     let mut state = first.rows.clone();
+    let mut snapshot_conflicts: Vec<Uuid> = first.conflicts.iter().map(|c| c.id).collect();
     let mut after = first.next_after.clone();
     while let Some(key) = after {
         let page = server.snapshot(&b.token, Some(&key), 3).await;
         assert!(page.rows.len() <= 3);
+        assert_eq!(page.as_of_seq, total as i64);
         state.extend(page.rows);
+        snapshot_conflicts.extend(page.conflicts.iter().map(|c| c.id));
         after = page.next_after;
     }
+    snapshot_conflicts.sort();
+    let mut expected = vec![title_conflict, phone_conflict];
+    expected.sort();
+    assert_eq!(
+        snapshot_conflicts, expected,
+        "each conflict once, with its row"
+    );
     assert_eq!(state.len(), 2 + 14);
     let contact = state
         .iter()

@@ -153,6 +153,8 @@ pub struct PullPage {
 pub struct SnapshotPage {
     pub as_of_seq: i64,
     pub rows: Vec<crate::sync::SnapshotRow>,
+    /// Every conflict recorded on the page's rows.
+    pub conflicts: Vec<crate::sync::ConflictRecord>,
     pub has_more: bool,
 }
 

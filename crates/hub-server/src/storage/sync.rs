@@ -405,6 +405,7 @@ macro_rules! sync_storage {
                     return Ok($crate::storage::SnapshotPage {
                         as_of_seq,
                         rows: Vec::new(),
+                        conflicts: Vec::new(),
                         has_more: false,
                     });
                 };
@@ -423,9 +424,28 @@ macro_rules! sync_storage {
                     .bind(&last.1)
                     .fetch_all(&self.pool)
                     .await?;
+                // The conflicts of these rows, so a new device also gets the ones recorded
+                // before `as_of_seq` (later ones come again by pull; ids deduplicate).
+                let conflict_rows: Vec<ConflictRow> = sqlx::query_as(&format!(
+                    "SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE workspace_id = $1 \
+                     AND (entity > $2 OR (entity = $2 AND row_id > $3)) \
+                     AND (entity < $4 OR (entity = $4 AND row_id <= $5)) \
+                     ORDER BY seq, id"
+                ))
+                .bind(&ws)
+                .bind(&after_entity)
+                .bind(&after_row)
+                .bind(&last.0)
+                .bind(&last.1)
+                .fetch_all(&self.pool)
+                .await?;
                 Ok($crate::storage::SnapshotPage {
                     as_of_seq,
                     rows: snapshot_rows(fields)?,
+                    conflicts: conflict_rows
+                        .into_iter()
+                        .map(conflict_from_row)
+                        .collect::<Result<Vec<_>, _>>()?,
                     has_more,
                 })
             }
