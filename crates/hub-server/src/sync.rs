@@ -130,6 +130,11 @@ pub fn rejection(change: &Change, device: Uuid) -> Option<String> {
     if change.device_id.0 != device {
         return Some("device_id is not the device of this token".into());
     }
+    // Clocks are unique per device only if each device stamps its own: a clock equal to a
+    // stored one counts as the same version (duplicate), so a forged one could hide a value.
+    if change.hlc.device != change.device_id {
+        return Some("hlc must be stamped by the change's own device".into());
+    }
     if !valid_name(&change.entity) {
         return Some(format!(
             "entity name must be 1-{MAX_NAME_LEN} characters of a-z and _"

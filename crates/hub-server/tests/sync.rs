@@ -300,6 +300,14 @@ async fn run_suite(url: &str) {
         &[],
     );
     let empty = change(da, "contact", row, clock(da, t0 + 3), json!({}), &[]);
+    let forged_clock = change(
+        da,
+        "contact",
+        row,
+        clock(db, t0 + 3),
+        json!({"title": "x"}),
+        &[],
+    );
     let other_row = Uuid::now_v7();
     let good = change(
         da,
@@ -310,12 +318,15 @@ async fn run_suite(url: &str) {
         &[],
     );
     let results = server
-        .push(&a.token, &[foreign, bad_entity, bad_field, empty, good])
+        .push(
+            &a.token,
+            &[foreign, bad_entity, bad_field, empty, forged_clock, good],
+        )
         .await;
-    for r in &results[..4] {
+    for r in &results[..5] {
         assert!(matches!(r.status, OpStatus::Rejected { .. }), "{r:?}");
     }
-    assert_eq!(results[4].status, applied(&[]));
+    assert_eq!(results[5].status, applied(&[]));
     assert_eq!(server.pull(&a.token, 0, 100).await.changes.len(), 2);
 
     // Too many changes: 413 with a message.
