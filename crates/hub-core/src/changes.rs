@@ -180,20 +180,7 @@ impl WriteTx {
     ) -> Result<usize> {
         check_fields(entity, &fields)?;
         let id_text = id.to_string();
-        let current_sql = format!(
-            "SELECT json_object({pairs}), clocks FROM {table} WHERE id = ?",
-            pairs = entity
-                .fields
-                .iter()
-                .map(|f| format!("'{f}', {f}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            table = entity.table,
-        );
-        let row: Option<(String, String)> = sqlx::query_as(&current_sql)
-            .bind(&id_text)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let row = self.read_row(entity, &id_text).await?;
         let Some((current, clocks)) = row else {
             return Err(Error::not_found(entity.name, id));
         };
@@ -225,21 +212,14 @@ impl WriteTx {
             clocks.insert((*field).into(), Value::String(hlc.to_string()));
         }
 
-        let sets: String = changed.iter().map(|(f, _)| format!("{f} = ?, ")).collect();
-        let sql = format!(
-            "UPDATE {} SET {sets}clocks = ?, updated_ms = ? WHERE id = ?",
-            entity.table
-        );
-        let mut query = sqlx::query::<Sqlite>(&sql);
-        for (_, value) in &changed {
-            query = bind_json(query, value);
-        }
-        query
-            .bind(Value::Object(clocks).to_string())
-            .bind(hlc.ms as i64)
-            .bind(&id_text)
-            .execute(&mut *self.tx)
-            .await?;
+        self.set_fields(
+            entity,
+            &id_text,
+            &changed,
+            Value::Object(clocks).to_string(),
+            hlc.ms,
+        )
+        .await?;
         self.append_log(vec![entry]).await?;
 
         let mut after = current;
@@ -272,6 +252,51 @@ impl WriteTx {
                 Ok(true)
             }
         }
+    }
+
+    /// A row's synced values and its clocks, as JSON texts.
+    async fn read_row(&mut self, entity: &EntityDef, id: &str) -> Result<Option<(String, String)>> {
+        let pairs: Vec<String> = entity
+            .fields
+            .iter()
+            .map(|f| format!("'{f}', {f}"))
+            .collect();
+        let sql = format!(
+            "SELECT json_object({}), clocks FROM {} WHERE id = ?",
+            pairs.join(", "),
+            entity.table
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    /// Write some fields of an existing row with its new clocks.
+    async fn set_fields(
+        &mut self,
+        entity: &EntityDef,
+        id: &str,
+        fields: &[(&'static str, Value)],
+        clocks: String,
+        ms: u64,
+    ) -> Result<()> {
+        let sets: String = fields.iter().map(|(f, _)| format!("{f} = ?, ")).collect();
+        let sql = format!(
+            "UPDATE {} SET {sets}clocks = ?, updated_ms = max(updated_ms, ?) WHERE id = ?",
+            entity.table
+        );
+        let mut query = sqlx::query::<Sqlite>(&sql);
+        for (_, value) in fields {
+            query = bind_json(query, value);
+        }
+        query
+            .bind(clocks)
+            .bind(ms as i64)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     async fn append_log(&mut self, entries: Vec<LogEntry>) -> Result<()> {
@@ -340,19 +365,7 @@ impl WriteTx {
         self.clock.observe(change.hlc, wall_ms());
         self.last = Some(self.last.map_or(change.hlc, |l| l.max(change.hlc)));
         let id = change.row_id.to_string();
-        let row: Option<(String, String)> = sqlx::query_as(&format!(
-            "SELECT json_object({pairs}), clocks FROM {table} WHERE id = ?",
-            pairs = entity
-                .fields
-                .iter()
-                .map(|f| format!("'{f}', {f}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            table = entity.table,
-        ))
-        .bind(&id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        let row = self.read_row(entity, &id).await?;
         let exists = row.is_some();
         let (current, clocks) = row.unwrap_or_default();
         let current: Map<String, Value> = serde_json::from_str(&current).unwrap_or_default();
@@ -392,20 +405,7 @@ impl WriteTx {
         }
         let clocks_text = Value::Object(clocks).to_string();
         if exists {
-            let sets: String = winners.iter().map(|(f, _)| format!("{f} = ?, ")).collect();
-            let sql = format!(
-                "UPDATE {} SET {sets}clocks = ?, updated_ms = max(updated_ms, ?) WHERE id = ?",
-                entity.table
-            );
-            let mut query = sqlx::query::<Sqlite>(&sql);
-            for (_, value) in &winners {
-                query = bind_json(query, value);
-            }
-            query
-                .bind(clocks_text)
-                .bind(change.hlc.ms as i64)
-                .bind(&id)
-                .execute(&mut *self.tx)
+            self.set_fields(entity, &id, &winners, clocks_text, change.hlc.ms)
                 .await?;
         } else {
             let cols: String = winners.iter().map(|(f, _)| format!(", {f}")).collect();
