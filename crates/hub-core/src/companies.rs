@@ -84,7 +84,8 @@ pub struct CompanyPage {
     pub items: Vec<Company>,
 }
 
-fn text(v: &Option<String>) -> Option<String> {
+/// A form field as stored: trimmed, and None when left blank.
+pub(crate) fn text(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())

@@ -8,7 +8,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::changes::{now_rfc3339, Fields, WriteTx};
-use crate::companies::{self, parse_time};
+use crate::companies::{self, parse_time, text};
 use crate::email::Email;
 use crate::entities::{CONTACT, CONTACT_EMAIL, CONTACT_PHONE};
 use crate::error::{Error, FieldError, Result};
@@ -221,13 +221,6 @@ enum CompanyChoice {
     None,
     Id(Uuid),
     Name(String),
-}
-
-fn text(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 fn validate(input: &ContactInput, region: Region) -> Result<Valid> {

@@ -51,10 +51,7 @@ pub fn clean_names(names: &[String], field: &str) -> Result<Vec<String>, crate::
                 format!("Tag \"{name}\" is longer than {MAX_LEN} characters"),
             ));
         }
-        if !out
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(name) || t.to_lowercase() == name.to_lowercase())
-        {
+        if !out.iter().any(|t| t.to_lowercase() == name.to_lowercase()) {
             out.push(name.to_owned());
         }
     }
