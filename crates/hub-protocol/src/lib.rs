@@ -1,11 +1,13 @@
 //! Wire types shared by the Customer Hub desktop store and the sync server.
 //!
 //! Pure data and rules, no I/O: the hybrid logical clock that orders every
-//! field write, and the change record that the store logs and sync ships.
+//! field write, the change record that the store logs and sync ships, the
+//! per-field merge rule, and the sync service's HTTP bodies.
 
 pub mod change;
 pub mod hlc;
 pub mod merge;
+pub mod wire;
 
 pub use change::{Change, FieldValue};
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcParseError};

@@ -168,7 +168,8 @@ pub async fn complete_password_setup(
         .ok_or(AccountError::Unauthorized)
 }
 
-/// Checks email and password and registers a new device with a fresh token.
+/// Checks email and password and registers the device (the store's own id when given, else
+/// a new one) with a fresh token; a device signing in again gets a new token.
 ///
 /// An email may exist in several workspaces; `workspace_id` picks one. Without it, a
 /// password that matches in exactly one workspace signs in there, and one that matches in
@@ -179,6 +180,7 @@ pub async fn login(
     email: &str,
     password: &str,
     device_name: &str,
+    device_id: Option<Uuid>,
     workspace_id: Option<Uuid>,
 ) -> Result<SignedIn, AccountError> {
     let device_name = device_name.trim();
@@ -214,7 +216,7 @@ pub async fn login(
     };
     let token = new_secret();
     let device = NewDevice {
-        id: Uuid::now_v7(),
+        id: device_id.unwrap_or_else(Uuid::now_v7),
         workspace_id: user.workspace_id,
         user_id: user.id,
         name: device_name.to_owned(),

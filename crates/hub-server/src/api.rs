@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use hub_protocol::wire::{DeviceList, DeviceView, LoginRequest, LoginResponse};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -44,26 +45,6 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-#[derive(Deserialize)]
-pub struct LoginRequest {
-    email: String,
-    password: String,
-    device_name: String,
-    /// Needed only when the email signs in to several workspaces.
-    #[serde(default)]
-    workspace_id: Option<Uuid>,
-}
-
-/// `200` body of `POST /v1/auth/login`. The token is shown this once.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct LoginResponse {
-    pub device_id: Uuid,
-    pub token: String,
-    pub workspace_id: Uuid,
-    pub user_id: Uuid,
-    pub server_time: DateTime<Utc>,
-}
-
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
@@ -74,6 +55,7 @@ pub async fn login(
         &body.email,
         &body.password,
         &body.device_name,
+        body.device_id,
         body.workspace_id,
     )
     .await?;
@@ -118,25 +100,6 @@ pub async fn setup(
         user_id,
         server_time: Utc::now(),
     }))
-}
-
-/// One device in `GET /v1/devices`. Never carries a token or its hash.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DeviceView {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// True for the device making the request.
-    pub current: bool,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DeviceList {
-    pub devices: Vec<DeviceView>,
-    pub server_time: DateTime<Utc>,
 }
 
 pub async fn list_devices(

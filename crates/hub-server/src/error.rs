@@ -78,6 +78,12 @@ impl From<StorageError> for ApiError {
                 format!("{what} already exists"),
             ),
             StorageError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            StorageError::DeviceTaken(_) => Self::new(
+                StatusCode::CONFLICT,
+                "device_taken",
+                "this device's database is registered with another workspace; \
+                 a database syncs with one workspace only",
+            ),
             StorageError::OpIdReused(op_id) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "op_id_reused",

@@ -32,7 +32,6 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -72,12 +71,7 @@ impl AppState {
     }
 }
 
-/// Error body of every non-2xx answer: clients switch on `code`, never on `message`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub code: String,
-    pub message: String,
-}
+pub use hub_protocol::wire::ErrorBody;
 
 /// All routes of the service, with request logging.
 pub fn router(state: AppState) -> Router {

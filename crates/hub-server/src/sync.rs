@@ -1,129 +1,20 @@
-//! Sync: the wire types of push, pull and snapshot, the validation of pushed changes, and
-//! the per-change merge against the server's current field versions (pure; storage loads
+//! Sync: the validation of pushed changes, and the
+//! per-change merge against the server's current field versions (pure; storage loads
 //! and writes, see `storage/sync.rs`). The rules are in docs/sync.md.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use hub_protocol::{conflict_id, merge_field, Change, FieldValue, Hlc, Outcome, Version};
-use serde::{Deserialize, Serialize};
+use hub_protocol::wire::MAX_NAME_LEN;
+use hub_protocol::{conflict_id, merge_field, Change, Hlc, Outcome, Version};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// Most changes in one push.
-pub const MAX_PUSH_CHANGES: usize = 1_000;
-/// A change stamped further ahead of the server's clock than this refuses the push.
-pub const MAX_CLOCK_AHEAD_MS: u64 = 5 * 60 * 1000;
-/// Default and largest page of pull and snapshot.
-pub const DEFAULT_PAGE: i64 = 500;
-pub const MAX_PAGE: i64 = 1_000;
-/// Longest entity or field name.
-pub const MAX_NAME_LEN: usize = 64;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PushRequest {
-    pub changes: Vec<Change>,
-}
-
-/// The result of one pushed change, in request order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpResult {
-    pub op_id: Uuid,
-    #[serde(flatten)]
-    pub status: OpStatus,
-}
-
-/// See docs/sync.md, "Per-op results".
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum OpStatus {
-    /// At least one field became current; `conflict_ids` lists any version lost on the
-    /// way (a replaced current value, or another field of this change that lost).
-    Applied { conflict_ids: Vec<Uuid> },
-    /// Nothing became current and nothing was lost: every field was already current with
-    /// this clock, or already overwritten by a writer that had seen it, or equal to it.
-    Duplicate,
-    /// Nothing became current and at least one field lost to a version whose writer had
-    /// not seen it; it is kept as a conflict.
-    Lost { conflict_ids: Vec<Uuid> },
-    /// Not accepted (nothing stored); `reason` says why. Retrying gives the same answer.
-    Rejected { reason: String },
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PushResponse {
-    pub results: Vec<OpResult>,
-    pub server_time: DateTime<Utc>,
-}
-
-/// The body of `409 clock_ahead`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ClockAheadBody {
-    pub code: String,
-    pub message: String,
-    pub server_time: DateTime<Utc>,
-}
-
-/// A change as pull returns it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SyncedChange {
-    pub seq: i64,
-    #[serde(flatten)]
-    pub change: Change,
-}
-
-/// A version kept because its overwriter had not seen it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ConflictRecord {
-    pub id: Uuid,
-    pub entity: String,
-    pub row_id: Uuid,
-    pub field: String,
-    pub lost_value: FieldValue,
-    pub lost_clock: Hlc,
-    pub lost_device: Uuid,
-    pub winner_value: FieldValue,
-    pub winner_clock: Hlc,
-    pub winner_device: Uuid,
-    pub detected_at: DateTime<Utc>,
-    /// The sequence number of the change whose merge detected it.
-    pub seq: i64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PullResponse {
-    pub changes: Vec<SyncedChange>,
-    pub conflicts: Vec<ConflictRecord>,
-    pub next_cursor: i64,
-    pub has_more: bool,
-    pub server_time: DateTime<Utc>,
-}
-
-/// The current state of one row in a snapshot page.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotRow {
-    pub entity: String,
-    pub row_id: Uuid,
-    pub fields: BTreeMap<String, FieldValue>,
-    pub clocks: BTreeMap<String, Hlc>,
-    /// Base of each current version, where it had one.
-    pub bases: BTreeMap<String, Hlc>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SnapshotResponse {
-    /// The workspace's sequence number read before this page: the state includes every
-    /// change up to it. A new device keeps the first page's value and pulls from it.
-    pub as_of_seq: i64,
-    pub rows: Vec<SnapshotRow>,
-    /// Every conflict recorded on this page's rows, whatever its seq (later ones also come
-    /// by pull; conflict ids deduplicate).
-    pub conflicts: Vec<ConflictRecord>,
-    /// `entity/row_id` of the last row: pass as `after` for the next page.
-    pub next_after: Option<String>,
-    pub has_more: bool,
-    pub server_time: DateTime<Utc>,
-}
+// The HTTP bodies live in hub-protocol, shared with the device's sync client.
+pub use hub_protocol::wire::{
+    ClockAheadBody, ConflictRecord, OpResult, OpStatus, PullResponse, PushRequest, PushResponse,
+    SnapshotResponse, SnapshotRow, SyncedChange, DEFAULT_PAGE, MAX_CLOCK_AHEAD_MS, MAX_PAGE,
+    MAX_PUSH_CHANGES,
+};
 
 /// Why a change is refused before merging, or `None` when it is acceptable.
 pub fn rejection(change: &Change, device: Uuid) -> Option<String> {

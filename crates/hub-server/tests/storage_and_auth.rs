@@ -7,8 +7,8 @@
 mod common;
 
 use chrono::{DateTime, Utc};
+use hub_protocol::wire::{DeviceList, LoginResponse};
 use hub_server::accounts::{self, AccountError};
-use hub_server::api::{DeviceList, LoginResponse};
 use hub_server::auth::Password;
 use hub_server::storage::StorageError;
 use hub_server::{AppState, Database, DatabaseUrl, ErrorBody, Passwords, Storage};
@@ -473,6 +473,77 @@ async fn run_suite(url: &str) {
     let ada_beta: LoginResponse = response.json().await.unwrap();
     assert_eq!(ada_beta.workspace_id, beta.workspace_id);
     assert_eq!(server.device_count(&both).await, before + 1);
+
+    // A store signs in with its own device id (it is in every clock the store issued).
+    let store_device = Uuid::now_v7();
+    let login_as = |device_id: Uuid, workspace: Uuid, name: &'static str| {
+        server
+            .http
+            .post(server.url("/v1/auth/login"))
+            .json(&json!({
+                "email": "ada@example.com",
+                "password": "ada password",
+                "device_name": name,
+                "device_id": device_id,
+                "workspace_id": workspace,
+            }))
+            .send()
+    };
+    let first: LoginResponse = login_as(store_device, acme.workspace_id, "Ada's laptop")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first.device_id, store_device);
+    // Revoked, then signed in again on the same store: same device, a new token, the
+    // revoked one stays dead.
+    assert_eq!(
+        server
+            .revoke(&first.token, &store_device.to_string())
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let count = server.device_count(&both).await;
+    let again: LoginResponse = login_as(store_device, acme.workspace_id, "Ada's laptop (2)")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again.device_id, store_device);
+    assert_ne!(again.token, first.token);
+    assert_eq!(server.device_count(&both).await, count);
+    expect_error(
+        server.devices(&first.token).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let list: DeviceList = server.devices(&again.token).await.json().await.unwrap();
+    let me = list.devices.iter().find(|d| d.current).unwrap();
+    assert_eq!(
+        (me.id, me.name.as_str()),
+        (store_device, "Ada's laptop (2)")
+    );
+    assert!(me.revoked_at.is_none());
+    // The same store cannot also join another workspace: its data would mix.
+    expect_error(
+        login_as(store_device, beta.workspace_id, "mixed")
+            .await
+            .unwrap(),
+        StatusCode::CONFLICT,
+        "device_taken",
+    )
+    .await;
+    assert!(server
+        .db
+        .devices(beta.workspace_id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.id != store_device));
 
     server.db.close().await;
 }

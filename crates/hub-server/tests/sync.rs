@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use hub_protocol::wire::LoginResponse;
 use hub_protocol::{conflict_id, Change, DeviceId, Hlc};
-use hub_server::api::LoginResponse;
 use hub_server::auth::Password;
 use hub_server::sync::{
     ClockAheadBody, OpResult, OpStatus, PullResponse, PushResponse, SnapshotResponse,

@@ -100,6 +100,9 @@ pub enum StorageError {
     /// A referenced row does not exist (a user for an unknown workspace, …).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A device id signing in is registered in another workspace.
+    #[error("device {0} belongs to another workspace")]
+    DeviceTaken(Uuid),
     /// A pushed op_id is already stored (or earlier in the batch) with another payload.
     #[error("op_id {0} was already pushed with a different payload")]
     OpIdReused(Uuid),
@@ -189,6 +192,9 @@ pub trait Storage: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = StorageResult<Option<Uuid>>> + Send;
 
+    /// Registers a device, or signs an existing one of the same workspace in again (new
+    /// token, new user and name, revocation lifted: the password was just proven). An id
+    /// registered in another workspace is `Conflict`.
     fn add_device(&self, device: &NewDevice) -> impl Future<Output = StorageResult<()>> + Send;
 
     /// The live (not revoked) device whose token hashes to `token_hash`; marks it seen.

@@ -179,9 +179,12 @@ impl Storage for PostgresStorage {
     }
 
     async fn add_device(&self, device: &NewDevice) -> StorageResult<()> {
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO devices (id, workspace_id, user_id, name, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, name = excluded.name, \
+             token_hash = excluded.token_hash, revoked_at = NULL \
+             WHERE devices.workspace_id = excluded.workspace_id",
         )
         .bind(device.id)
         .bind(device.workspace_id)
@@ -192,7 +195,10 @@ impl Storage for PostgresStorage {
         .execute(&self.pool)
         .await
         .map_err(|e| StorageError::from_write(e, "device", "workspace or user"))?;
-        Ok(())
+        match done.rows_affected() {
+            0 => Err(StorageError::DeviceTaken(device.id)),
+            _ => Ok(()),
+        }
     }
 
     async fn authenticate_device(
