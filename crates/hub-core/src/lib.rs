@@ -7,6 +7,7 @@
 pub mod changes;
 pub mod companies;
 pub mod contacts;
+pub mod credentials;
 pub mod demo;
 pub mod email;
 pub mod entities;
