@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::accounts;
 use crate::auth::{secret_hash, Password};
 use crate::error::{ApiError, ApiJson};
+use crate::metrics::LoginResult;
 use crate::storage::{Device, Storage};
 use crate::AppState;
 
@@ -58,7 +59,13 @@ pub async fn login(
         body.device_id,
         body.workspace_id,
     )
-    .await?;
+    .await;
+    state.metrics.observe_login(match &signed_in {
+        Ok(_) => LoginResult::Ok,
+        Err(accounts::AccountError::Unauthorized) => LoginResult::Unauthorized,
+        Err(_) => LoginResult::Refused,
+    });
+    let signed_in = signed_in?;
     tracing::info!(device = %signed_in.device_id, workspace = %signed_in.workspace_id, "device signed in");
     Ok(Json(LoginResponse {
         device_id: signed_in.device_id,

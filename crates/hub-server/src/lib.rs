@@ -8,7 +8,10 @@
 //! PostgreSQL, chosen by [`config::DatabaseUrl`]) and answers `GET /healthz`,
 //! `POST /v1/auth/login`, `POST /v1/auth/setup`, `GET /v1/devices` and
 //! `DELETE /v1/devices/{id}`, and syncs changes with `POST /v1/sync/push`,
-//! `GET /v1/sync/pull` and `GET /v1/sync/snapshot` ([`sync`], docs/sync.md).
+//! `GET /v1/sync/pull` and `GET /v1/sync/snapshot` ([`sync`], docs/sync.md). For operators
+//! it serves `GET /metrics` (Prometheus text, [`metrics`]) and its own OpenAPI document at
+//! `GET /openapi.json` ([`openapi`]). [`ROUTES`] lists every route; the router is built
+//! from it and a test holds the OpenAPI document to it.
 //!
 //! Every response carries the server's clock in `X-Server-Time` (RFC 3339, UTC), so a
 //! client can measure its skew on any answer, errors included.
@@ -19,27 +22,32 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod health;
+pub mod metrics;
+pub mod openapi;
 pub mod storage;
 pub mod sync;
 mod sync_api;
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use chrono::{SecondsFormat, Utc};
 use tokio::net::TcpListener;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use auth::Passwords;
 pub use config::{DatabaseUrl, ServerConfig};
 pub use error::ApiError;
 pub use health::Health;
+pub use metrics::Metrics;
 pub use storage::{Database, Storage};
 
 /// Version reported by `/healthz`: the crate version, shared by the whole workspace.
@@ -51,12 +59,13 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Response header with the server's wall-clock time, RFC 3339 UTC with milliseconds.
 pub const SERVER_TIME_HEADER: &str = "x-server-time";
 
-/// State shared by every handler. Cheap to clone: the database is a pool handle and
-/// [`Passwords`] an `Arc`.
+/// State shared by every handler. Cheap to clone: the database is a pool handle,
+/// [`Passwords`] and [`Metrics`] are `Arc`s.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Database,
     pub passwords: Passwords,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -67,34 +76,83 @@ impl AppState {
 
     /// Chooses the cost of new password hashes (tests use [`Passwords::cheap_for_tests`]).
     pub fn with_passwords(db: Database, passwords: Passwords) -> Self {
-        Self { db, passwords }
+        let backend = match &db {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        };
+        Self {
+            db,
+            passwords,
+            metrics: Arc::new(Metrics::new(backend)),
+        }
     }
 }
 
 pub use hub_protocol::wire::ErrorBody;
 
-/// All routes of the service, with request logging.
+/// Every route the router serves: path template and methods. [`router`] is built from
+/// this list (a path missing here is not served) and the tests hold both the router and
+/// `openapi.json` to it, so a route cannot be added without documenting it.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/healthz", &["GET"]),
+    ("/metrics", &["GET"]),
+    ("/openapi.json", &["GET"]),
+    ("/v1/auth/login", &["POST"]),
+    ("/v1/auth/setup", &["POST"]),
+    ("/v1/devices", &["GET"]),
+    ("/v1/devices/{id}", &["DELETE"]),
+    ("/v1/sync/push", &["POST"]),
+    ("/v1/sync/pull", &["GET"]),
+    ("/v1/sync/snapshot", &["GET"]),
+];
+
+/// The handlers of one path of [`ROUTES`].
+fn endpoint(path: &str) -> MethodRouter<AppState> {
+    match path {
+        "/healthz" => get(health::healthz),
+        "/metrics" => get(metrics::serve),
+        "/openapi.json" => get(openapi::serve),
+        "/v1/auth/login" => post(api::login),
+        "/v1/auth/setup" => post(api::setup),
+        "/v1/devices" => get(api::list_devices),
+        "/v1/devices/{id}" => delete(api::revoke_device),
+        "/v1/sync/push" => post(sync_api::push),
+        "/v1/sync/pull" => get(sync_api::pull),
+        "/v1/sync/snapshot" => get(sync_api::snapshot),
+        other => panic!("ROUTES lists {other} but endpoint() has no handler for it"),
+    }
+}
+
+/// All routes of the service, with metrics and request logging.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/v1/auth/login", post(api::login))
-        .route("/v1/auth/setup", post(api::setup))
-        .route("/v1/devices", get(api::list_devices))
-        .route("/v1/devices/{id}", delete(api::revoke_device))
-        .route("/v1/sync/push", post(sync_api::push))
-        .route("/v1/sync/pull", get(sync_api::pull))
-        .route("/v1/sync/snapshot", get(sync_api::snapshot))
+    let metrics = state.metrics.clone();
+    ROUTES
+        .iter()
+        .fold(Router::new(), |router, (path, _)| {
+            router.route(path, endpoint(path))
+        })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(add_server_time))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         .layer(
             TraceLayer::new_for_http()
-                // Method and path only: query strings and headers may carry personal data.
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                // Method and route template only: no raw path (ids), no query string, no
+                // headers (Authorization), no bodies (passwords, emails, tokens).
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+}
+
+/// The span of one request: its method and matched route template, nothing the client chose.
+fn request_span(request: &Request) -> tracing::Span {
+    let route = metrics::route_label(request.extensions().get::<MatchedPath>());
+    tracing::info_span!("request", method = %request.method(), route)
 }
 
 async fn not_found(method: Method, uri: Uri) -> (StatusCode, Json<ErrorBody>) {

@@ -77,6 +77,7 @@ pub async fn push(
         .map(|r| r.or_else(|| merged.next()))
         .collect::<Option<_>>()
         .ok_or_else(|| ApiError::internal("push returned fewer results than changes"))?;
+    state.metrics.observe_push(&results);
     tracing::info!(device = %me.id, workspace = %me.workspace_id, changes = results.len(), "push");
     Ok(Json(PushResponse {
         results,
@@ -123,6 +124,7 @@ pub async fn pull(
         .db
         .pull_changes(me.workspace_id, q.cursor, limit)
         .await?;
+    state.metrics.observe_pull(page.changes.len());
     Ok(Json(PullResponse {
         changes: page.changes,
         conflicts: page.conflicts,
