@@ -55,6 +55,10 @@ const ALL_FIELDS: &str = "*";
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     clock: HlcClock,
+    /// Correction of this machine's wall clock, learned from the sync server
+    /// (`server time - wall time` when they differ by more than a minute).
+    offset_ms: i64,
+    /// The last clock issued or observed here; `None` if nothing was.
     last: Option<Hlc>,
     touched_contacts: BTreeSet<String>,
     /// Contacts created in this transaction: indexed without a delete first.
@@ -68,13 +72,19 @@ impl Store {
     /// the CLI share one database and one device id).
     pub async fn write(&self) -> Result<WriteTx> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let last: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'hlc'")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let last = last.and_then(|s| s.parse::<Hlc>().ok());
+        let meta: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM meta WHERE key IN ('hlc', 'sync.clock_offset_ms')",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let value = |key: &str| meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let last = value("hlc").and_then(|s| s.parse::<Hlc>().ok());
         Ok(WriteTx {
             tx,
             clock: HlcClock::resume(self.device_id(), last),
+            offset_ms: value("sync.clock_offset_ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             last: None,
             touched_contacts: BTreeSet::new(),
             new_contacts: BTreeSet::new(),
@@ -89,8 +99,12 @@ impl WriteTx {
         &mut self.tx
     }
 
+    fn wall(&self) -> u64 {
+        (wall_ms() as i64).saturating_add(self.offset_ms).max(0) as u64
+    }
+
     fn tick(&mut self) -> Hlc {
-        let hlc = self.clock.now(wall_ms());
+        let hlc = self.clock.now(self.wall());
         self.last = Some(hlc);
         hlc
     }
@@ -357,14 +371,40 @@ impl WriteTx {
     /// Entities or fields this version does not know are skipped and
     /// reported, never guessed at.
     pub async fn apply_remote(&mut self, change: &hub_protocol::Change) -> Result<Applied> {
+        let versions = change
+            .fields
+            .iter()
+            .map(|(field, value)| (field.as_str(), value, change.hlc));
+        self.apply_versions(&change.entity, change.row_id, versions)
+            .await
+    }
+
+    /// Apply one row of a sync snapshot: each field with its own clock.
+    pub async fn apply_snapshot_row(
+        &mut self,
+        row: &hub_protocol::wire::SnapshotRow,
+    ) -> Result<Applied> {
+        let versions = row.fields.iter().filter_map(|(field, value)| {
+            row.clocks
+                .get(field)
+                .map(|clock| (field.as_str(), value, *clock))
+        });
+        self.apply_versions(&row.entity, row.row_id, versions).await
+    }
+
+    /// The merge of remote field versions into one row (see `apply_remote`).
+    async fn apply_versions<'v>(
+        &mut self,
+        entity: &str,
+        row_id: Uuid,
+        versions: impl Iterator<Item = (&'v str, &'v Value, Hlc)>,
+    ) -> Result<Applied> {
         let mut applied = Applied::default();
-        let Some(entity) = entities::by_name(&change.entity) else {
-            applied.unknown.push(change.entity.clone());
+        let Some(entity) = entities::by_name(entity) else {
+            applied.unknown.push(entity.to_owned());
             return Ok(applied);
         };
-        self.clock.observe(change.hlc, wall_ms());
-        self.last = Some(self.last.map_or(change.hlc, |l| l.max(change.hlc)));
-        let id = change.row_id.to_string();
+        let id = row_id.to_string();
         let row = self.read_row(entity, &id).await?;
         let exists = row.is_some();
         let (current, clocks) = row.unwrap_or_default();
@@ -377,15 +417,18 @@ impl WriteTx {
                 .and_then(Value::as_str)
                 .and_then(|c| c.parse::<Hlc>().ok())
         };
-        let mut winners: Vec<(&'static str, Value)> = Vec::new();
-        for (field, value) in &change.fields {
-            let Some(field) = entity.fields.iter().copied().find(|f| f == field) else {
+        let mut winners: Vec<(&'static str, Value, Hlc)> = Vec::new();
+        for (field, value, clock) in versions {
+            let wall = self.wall();
+            self.clock.observe(clock, wall);
+            self.last = Some(self.last.map_or(clock, |l| l.max(clock)));
+            let Some(field) = entity.fields.iter().copied().find(|f| *f == field) else {
                 applied.unknown.push(format!("{}.{field}", entity.name));
                 continue;
             };
             match clock_of(&clocks, field) {
-                Some(c) if c >= change.hlc => applied.stale += 1,
-                _ => winners.push((field, normalise(value.clone()))),
+                Some(c) if c >= clock => applied.stale += 1,
+                _ => winners.push((field, normalise(value.clone()), clock)),
             }
         }
         if winners.is_empty() {
@@ -400,35 +443,109 @@ impl WriteTx {
                     .or_insert_with(|| all.clone());
             }
         }
-        for (field, _) in &winners {
-            clocks.insert((*field).into(), Value::String(change.hlc.to_string()));
+        for (field, _, clock) in &winners {
+            clocks.insert((*field).into(), Value::String(clock.to_string()));
         }
         let clocks_text = Value::Object(clocks).to_string();
+        let newest = winners.iter().map(|(_, _, c)| c.ms).max().unwrap_or(0);
+        let values: Vec<(&'static str, Value)> =
+            winners.into_iter().map(|(f, v, _)| (f, v)).collect();
         if exists {
-            self.set_fields(entity, &id, &winners, clocks_text, change.hlc.ms)
+            self.set_fields(entity, &id, &values, clocks_text, newest)
                 .await?;
         } else {
-            let cols: String = winners.iter().map(|(f, _)| format!(", {f}")).collect();
+            let cols: String = values.iter().map(|(f, _)| format!(", {f}")).collect();
             let sql = format!(
                 "INSERT INTO {} (id{cols}, clocks, updated_ms) VALUES ({})",
                 entity.table,
-                vec!["?"; winners.len() + 3].join(", ")
+                vec!["?"; values.len() + 3].join(", ")
             );
             let mut query = sqlx::query::<Sqlite>(&sql).bind(&id);
-            for (_, value) in &winners {
+            for (_, value) in &values {
                 query = bind_json(query, value);
             }
             query
                 .bind(clocks_text)
-                .bind(change.hlc.ms as i64)
+                .bind(newest as i64)
                 .execute(&mut *self.tx)
                 .await?;
         }
         let mut after = current;
-        after.extend(winners.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
+        after.extend(values.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
         self.note_touched(entity, &id, &after);
-        applied.fields += winners.len();
+        applied.fields += values.len();
         Ok(applied)
+    }
+
+    /// Give every change still in the outbox a new clock and a new op id,
+    /// in outbox order, from a clock reset to `floor` (the highest clock this
+    /// device knows the server accepted or sent) and the corrected wall time.
+    /// For when the server refused a push as `clock_ahead`: this machine's
+    /// clock ran ahead, and its unacknowledged changes carry clocks the
+    /// server will not take. Rows whose field still holds an old clock get the
+    /// new one; `base` links to a re-stamped change follow it. A change the
+    /// server may already have under its old id and clock is harmless: the
+    /// same value again never conflicts. Returns how many were re-stamped.
+    pub async fn restamp_outbox(&mut self, floor: Option<Hlc>) -> Result<usize> {
+        let entries: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT seq, entity, row_id, hlc, fields, base FROM change_log ORDER BY seq",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        self.clock = HlcClock::resume(self.clock.device(), floor);
+        let mut renamed: BTreeMap<String, String> = BTreeMap::new();
+        for (seq, entity_name, row_id, old, fields, base) in &entries {
+            let new = self.tick().to_string();
+            renamed.insert(old.clone(), new.clone());
+            let mut base: Map<String, Value> = serde_json::from_str(base).unwrap_or_default();
+            for clock in base.values_mut() {
+                if let Some(new_base) = clock.as_str().and_then(|c| renamed.get(c)) {
+                    *clock = Value::String(new_base.clone());
+                }
+            }
+            sqlx::query("UPDATE change_log SET op_id = ?, hlc = ?, base = ? WHERE seq = ?")
+                .bind(Uuid::now_v7().to_string())
+                .bind(&new)
+                .bind(Value::Object(base).to_string())
+                .bind(seq)
+                .execute(&mut *self.tx)
+                .await?;
+            let Some(entity) = entities::by_name(entity_name) else {
+                continue;
+            };
+            let clocks: Option<String> =
+                sqlx::query_scalar(&format!("SELECT clocks FROM {} WHERE id = ?", entity.table))
+                    .bind(row_id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+            let Some(clocks) = clocks else { continue };
+            let mut clocks: Map<String, Value> = serde_json::from_str(&clocks).unwrap_or_default();
+            let fields: Map<String, Value> = serde_json::from_str(fields).unwrap_or_default();
+            let mut moved = false;
+            for field in fields.keys().map(String::as_str).chain([ALL_FIELDS]) {
+                if let Some(clock) = clocks.get_mut(field) {
+                    if clock.as_str() == Some(old.as_str()) {
+                        *clock = Value::String(new.clone());
+                        moved = true;
+                    }
+                }
+            }
+            if moved {
+                sqlx::query(&format!(
+                    "UPDATE {} SET clocks = ? WHERE id = ?",
+                    entity.table
+                ))
+                .bind(Value::Object(clocks).to_string())
+                .bind(row_id)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+        }
+        if entries.is_empty() {
+            // Still persist the reset clock.
+            self.last = floor.or(self.last);
+        }
+        Ok(entries.len())
     }
 
     /// Refresh the search index for what this write touched, persist the
@@ -441,9 +558,11 @@ impl WriteTx {
         touched.retain(|id| !new.contains(id));
         let companies = std::mem::take(&mut self.touched_companies);
         search::reindex(&mut self.tx, &new, &touched, &companies).await?;
-        if let Some(last) = self.last {
+        if self.last.is_some() {
+            // The clock's state: never below what it resumed from, except after
+            // `restamp_outbox`, which lowers it on purpose.
             sqlx::query("INSERT INTO meta (key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                .bind(last.to_string())
+                .bind(self.clock.state().to_string())
                 .execute(&mut *self.tx)
                 .await?;
         }

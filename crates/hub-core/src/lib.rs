@@ -6,6 +6,7 @@
 
 pub mod changes;
 pub mod companies;
+pub mod conflicts;
 pub mod contacts;
 pub mod credentials;
 pub mod demo;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod phone;
 pub mod search;
 pub mod store;
+pub mod sync;
 pub mod tags;
 
 pub use error::{Error, FieldError, Result};

@@ -135,6 +135,15 @@ impl HlcClock {
         self.device
     }
 
+    /// The highest clock issued or observed so far (what [`HlcClock::resume`] takes).
+    pub fn state(&self) -> Hlc {
+        Hlc {
+            ms: self.last_ms,
+            counter: self.last_counter,
+            device: self.device,
+        }
+    }
+
     /// A new clock for a local event, given the wall time in ms.
     pub fn now(&mut self, wall_ms: u64) -> Hlc {
         if wall_ms > self.last_ms {

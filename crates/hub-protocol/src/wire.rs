@@ -173,5 +173,8 @@ pub struct SnapshotResponse {
     /// `entity/row_id` of the last row: pass as `after` for the next page.
     pub next_after: Option<String>,
     pub has_more: bool,
+    /// Rows in the whole snapshot, on the first page only (for a progress bar).
+    #[serde(default)]
+    pub total_rows: Option<i64>,
     pub server_time: DateTime<Utc>,
 }

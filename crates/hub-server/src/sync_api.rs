@@ -170,6 +170,7 @@ pub async fn snapshot(
         conflicts: page.conflicts,
         next_after,
         has_more: page.has_more,
+        total_rows: page.total_rows,
         server_time: Utc::now(),
     }))
 }

@@ -88,3 +88,48 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// Every synced row of a device's store, for convergence checks: per entity, per row
+/// (by id), each field's value and clock. The clock of a field written by a create is
+/// kept under `*` on the creating device and per field elsewhere, so it is expanded here.
+pub async fn device_rows(store: &hub_core::Store) -> Vec<(String, String, String, String)> {
+    use serde_json::{Map, Value};
+    let mut out = Vec::new();
+    for entity in hub_core::entities::ALL {
+        let pairs: Vec<String> = entity
+            .fields
+            .iter()
+            .map(|f| format!("'{f}', {f}"))
+            .collect();
+        let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
+            "SELECT id, json_object({}), clocks FROM {} ORDER BY id",
+            pairs.join(", "),
+            entity.table
+        ))
+        .fetch_all(store.pool())
+        .await
+        .expect("read rows");
+        for (id, values, clocks) in rows {
+            let values: Map<String, Value> = serde_json::from_str(&values).unwrap();
+            let clocks: Map<String, Value> = serde_json::from_str(&clocks).unwrap();
+            for field in entity.fields {
+                let clock = clocks
+                    .get(*field)
+                    .or_else(|| clocks.get("*"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                out.push((
+                    format!("{}/{id}", entity.name),
+                    (*field).to_owned(),
+                    values
+                        .get(*field)
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                        .to_string(),
+                    clock.to_string(),
+                ));
+            }
+        }
+    }
+    out
+}

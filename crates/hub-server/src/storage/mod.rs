@@ -159,6 +159,8 @@ pub struct SnapshotPage {
     /// Every conflict recorded on the page's rows.
     pub conflicts: Vec<crate::sync::ConflictRecord>,
     pub has_more: bool,
+    /// Rows in the whole snapshot; on the first page only.
+    pub total_rows: Option<i64>,
 }
 
 /// Everything hub-server stores. Both backends pass the same test suite

@@ -401,12 +401,27 @@ macro_rules! sync_storage {
                 .await?;
                 let has_more = keys.len() as i64 > limit;
                 keys.truncate(limit as usize);
+                // For a progress bar, on the first page: every row written by a hub
+                // device has a tombstone field (null while alive), so count those.
+                let total_rows = if after_entity.is_empty() {
+                    let (n,): (i64,) = sqlx::query_as(
+                        "SELECT count(*) FROM field_versions \
+                         WHERE workspace_id = $1 AND field = 'deleted_at'",
+                    )
+                    .bind(&ws)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Some(n)
+                } else {
+                    None
+                };
                 let Some(last) = keys.last().cloned() else {
                     return Ok($crate::storage::SnapshotPage {
                         as_of_seq,
                         rows: Vec::new(),
                         conflicts: Vec::new(),
                         has_more: false,
+                        total_rows,
                     });
                 };
                 let fields: Vec<(String, String, String, String, String, Option<String>)> =
@@ -447,6 +462,7 @@ macro_rules! sync_storage {
                         .map(conflict_from_row)
                         .collect::<Result<Vec<_>, _>>()?,
                     has_more,
+                    total_rows,
                 })
             }
         }

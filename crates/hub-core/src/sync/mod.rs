@@ -1,0 +1,621 @@
+//! Sync with the team's `hub-server` (the rules: docs/sync.md).
+//!
+//! One round ([`sync_once`]) pushes the outbox (the change log) and pulls what
+//! other devices wrote. Every step is resumable: an outbox entry is cleared
+//! only once the server answered for it, and the pull cursor (or the first
+//! sync's snapshot position) moves only in the transaction that applied the
+//! page. So a round cut off anywhere — network, crash, kill — repeats work at
+//! worst, and the server's idempotent push and the clock rule make repeats
+//! harmless.
+//!
+//! The account (server, workspace, email) lives in the store's `meta`; the
+//! device token does not: callers keep it with [`crate::credentials`].
+
+mod transport;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hub_protocol::wire::{LoginRequest, OpStatus, MAX_PUSH_CHANGES};
+use hub_protocol::{Change, Hlc};
+use serde::Serialize;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::changes::{self, wall_ms, WriteTx};
+use crate::store::Store;
+use crate::{conflicts, demo};
+
+pub use transport::{normalise_server, HttpTransport, PushAnswer, Transport};
+
+/// Largest push body we send (the server takes 4 MB).
+const MAX_PUSH_BYTES: usize = 3 * 1024 * 1024;
+/// Pull and snapshot page size.
+pub const PAGE: i64 = 1_000;
+/// A wall clock this far from the server's is corrected (see `WriteTx`).
+const MAX_SKEW_MS: i64 = 60_000;
+/// Re-stamping more often than this in one round means the server keeps
+/// refusing our clocks for another reason: stop and report.
+const MAX_RESTAMPS: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("this database is not signed in to a sync server (hub login)")]
+    NotSignedIn,
+    #[error(
+        "this database holds demo data; clear it (hub demo --clear) before it syncs with a team"
+    )]
+    DemoData,
+    #[error("{server} is not a server address: {message}")]
+    BadServer { server: String, message: String },
+    #[error("the sync server cannot be reached: {0}")]
+    Offline(String),
+    #[error("the sync server is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the sync server refused this device's credentials ({0}); sign in again")]
+    Unauthorized(String),
+    #[error("the sync server refused: {message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Protocol(String),
+    #[error("this database already syncs with workspace {workspace} on {server}; use another database for a different workspace")]
+    OtherWorkspace { server: String, workspace: String },
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+impl SyncError {
+    /// Stable kind for the UI and `--json`.
+    pub fn code(&self) -> &str {
+        match self {
+            SyncError::NotSignedIn => "not_signed_in",
+            SyncError::DemoData => "demo_data",
+            SyncError::BadServer { .. } => "bad_server",
+            SyncError::Offline(_) => "offline",
+            SyncError::Unavailable(_) => "unavailable",
+            SyncError::Unauthorized(_) => "unauthorized",
+            SyncError::Refused { code, .. } => code,
+            SyncError::Protocol(_) => "protocol",
+            SyncError::OtherWorkspace { .. } => "other_workspace",
+            SyncError::Store(e) => e.code(),
+        }
+    }
+
+    /// Worth retrying later by itself (with backoff).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Offline(_)
+                | SyncError::Unavailable(_)
+                | SyncError::Store(crate::Error::Locked { .. })
+        )
+    }
+}
+
+/// The sync server account this database is signed in to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Account {
+    pub server: String,
+    pub workspace_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub device_name: String,
+}
+
+/// A successful sign-in: keep `token` with [`crate::credentials`], it is not stored here.
+pub struct SignedIn {
+    pub account: Account,
+    pub token: String,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("account", &self.account)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What `hub sync status` and Settings → Sync show.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SyncStatus {
+    pub account: Option<Account>,
+    pub device_id: String,
+    /// Local changes the server has not acknowledged yet.
+    pub pending: i64,
+    /// Changes the server refused (kept in `rejected_changes`).
+    pub rejected: i64,
+    pub open_conflicts: i64,
+    pub last_sync_at: Option<String>,
+    pub last_error: Option<String>,
+    /// The first sync (snapshot) has completed.
+    pub initial_sync_done: bool,
+}
+
+/// Where a round is, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Pushing,
+    /// First sync: the workspace's current state, page by page.
+    Snapshot,
+    Pulling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Progress {
+    pub phase: Phase,
+    /// Changes pushed, rows or changes received so far in this phase.
+    pub done: u64,
+    /// Known for pushing (the outbox) and for the snapshot (rows on the server).
+    pub total: Option<u64>,
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Report {
+    pub pushed: u64,
+    /// Pushed changes the server refused (kept locally, see `rejected_changes`).
+    pub rejected: u64,
+    pub restamped: u64,
+    pub snapshot_rows: u64,
+    pub pulled: u64,
+    /// Fields whose value changed here because of another device.
+    pub applied_fields: u64,
+    pub new_conflicts: u64,
+}
+
+mod key {
+    pub const SERVER: &str = "sync.server";
+    pub const WORKSPACE: &str = "sync.workspace_id";
+    pub const USER: &str = "sync.user_id";
+    pub const EMAIL: &str = "sync.email";
+    pub const DEVICE_NAME: &str = "sync.device_name";
+    /// `server workspace` this database synced with first: it never joins another.
+    pub const BOUND: &str = "sync.bound";
+    pub const CURSOR: &str = "sync.cursor";
+    pub const SNAPSHOT_AFTER: &str = "sync.snapshot_after";
+    pub const SNAPSHOT_AS_OF: &str = "sync.snapshot_as_of";
+    pub const FLOOR: &str = "sync.hlc_floor";
+    pub const OFFSET: &str = "sync.clock_offset_ms";
+    pub const LAST_SYNC: &str = "sync.last_sync_at";
+    pub const LAST_ERROR: &str = "sync.last_error";
+}
+
+async fn meta(store: &Store, key: &str) -> crate::Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        .bind(key)
+        .fetch_optional(store.pool())
+        .await?)
+}
+
+async fn set_meta(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> crate::Result<()> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn delete_meta(conn: &mut sqlx::SqliteConnection, keys: &[&str]) -> crate::Result<()> {
+    for key in keys {
+        sqlx::query("DELETE FROM meta WHERE key = ?")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The account this database is signed in to, if any.
+pub async fn account(store: &Store) -> crate::Result<Option<Account>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, value FROM meta WHERE key LIKE 'sync.%'")
+            .fetch_all(store.pool())
+            .await?;
+    let get = |k: &str| {
+        rows.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    Ok(match (get(key::SERVER), get(key::WORKSPACE)) {
+        (Some(server), Some(workspace_id)) => Some(Account {
+            server,
+            workspace_id,
+            user_id: get(key::USER).unwrap_or_default(),
+            email: get(key::EMAIL).unwrap_or_default(),
+            device_name: get(key::DEVICE_NAME).unwrap_or_default(),
+        }),
+        _ => None,
+    })
+}
+
+/// Sign this database in: registers its device id with the server and
+/// returns the device token (keep it with [`crate::credentials`]). A
+/// database syncs with one workspace for life; demo data must go first.
+pub async fn sign_in(
+    store: &Store,
+    server: &str,
+    email: &str,
+    password: &str,
+    device_name: &str,
+    workspace_id: Option<Uuid>,
+) -> Result<SignedIn, SyncError> {
+    let server = normalise_server(server)?;
+    if demo::status(store).await?.loaded {
+        return Err(SyncError::DemoData);
+    }
+    let answer = HttpTransport::login(
+        &server,
+        &LoginRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+            device_name: device_name.trim().to_owned(),
+            device_id: Some(store.device_id().0),
+            workspace_id,
+        },
+    )
+    .await?;
+    let bound = format!("{server} {}", answer.workspace_id);
+    if let Some(previous) = meta(store, key::BOUND).await?.filter(|b| *b != bound) {
+        // Give the token straight back: this database will not use it.
+        if let Ok(t) = HttpTransport::new(&server, &answer.token) {
+            let _ = t.revoke(answer.device_id).await;
+        }
+        let (server, workspace) = previous.split_once(' ').unwrap_or((&previous, ""));
+        return Err(SyncError::OtherWorkspace {
+            server: server.to_owned(),
+            workspace: workspace.to_owned(),
+        });
+    }
+    let account = Account {
+        server,
+        workspace_id: answer.workspace_id.to_string(),
+        user_id: answer.user_id.to_string(),
+        email: email.trim().to_owned(),
+        device_name: device_name.trim().to_owned(),
+    };
+    let mut tx = store
+        .pool()
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(crate::Error::from)?;
+    for (k, v) in [
+        (key::SERVER, account.server.as_str()),
+        (key::WORKSPACE, &account.workspace_id),
+        (key::USER, &account.user_id),
+        (key::EMAIL, &account.email),
+        (key::DEVICE_NAME, &account.device_name),
+        (key::BOUND, &bound),
+    ] {
+        set_meta(&mut tx, k, v).await?;
+    }
+    delete_meta(&mut tx, &[key::LAST_ERROR]).await?;
+    tx.commit().await.map_err(crate::Error::from)?;
+    Ok(SignedIn {
+        account,
+        token: answer.token,
+    })
+}
+
+/// Forget the account (not the sync position: signing in again resumes).
+/// Returns the account that was signed in, so the caller can drop its token.
+pub async fn sign_out(store: &Store) -> crate::Result<Option<Account>> {
+    let account = account(store).await?;
+    let mut conn = store.pool().acquire().await?;
+    delete_meta(
+        &mut conn,
+        &[
+            key::SERVER,
+            key::WORKSPACE,
+            key::USER,
+            key::EMAIL,
+            key::DEVICE_NAME,
+            key::LAST_ERROR,
+        ],
+    )
+    .await?;
+    Ok(account)
+}
+
+pub async fn status(store: &Store) -> crate::Result<SyncStatus> {
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(store.pool())
+            .await
+    };
+    Ok(SyncStatus {
+        account: account(store).await?,
+        device_id: store.device_id().0.to_string(),
+        pending: count("SELECT count(*) FROM change_log").await?,
+        rejected: count("SELECT count(*) FROM rejected_changes").await?,
+        open_conflicts: conflicts::open_count(store).await?,
+        last_sync_at: meta(store, key::LAST_SYNC).await?,
+        last_error: meta(store, key::LAST_ERROR).await?,
+        initial_sync_done: meta(store, key::CURSOR).await?.is_some(),
+    })
+}
+
+/// One sync round: push every outbox entry, then pull (a snapshot first, on
+/// a database's first sync) until the server has nothing newer. Records the
+/// outcome for [`status`].
+pub async fn sync_once<T: Transport>(
+    store: &Store,
+    transport: &T,
+    mut progress: impl FnMut(Progress),
+) -> Result<Report, SyncError> {
+    let result = round(store, transport, &mut progress).await;
+    let mut conn = store.pool().acquire().await.map_err(crate::Error::from)?;
+    match &result {
+        Ok(_) => {
+            set_meta(&mut conn, key::LAST_SYNC, &changes::now_rfc3339()).await?;
+            delete_meta(&mut conn, &[key::LAST_ERROR]).await?;
+        }
+        Err(e) => set_meta(&mut conn, key::LAST_ERROR, &e.to_string()).await?,
+    }
+    result
+}
+
+async fn round<T: Transport>(
+    store: &Store,
+    transport: &T,
+    progress: &mut impl FnMut(Progress),
+) -> Result<Report, SyncError> {
+    if account(store).await?.is_none() {
+        return Err(SyncError::NotSignedIn);
+    }
+    if demo::status(store).await?.loaded {
+        return Err(SyncError::DemoData);
+    }
+    let mut report = Report::default();
+    push(store, transport, progress, &mut report).await?;
+    if meta(store, key::CURSOR).await?.is_none() {
+        snapshot(store, transport, progress, &mut report).await?;
+    }
+    pull(store, transport, progress, &mut report).await?;
+    Ok(report)
+}
+
+async fn push<T: Transport>(
+    store: &Store,
+    transport: &T,
+    progress: &mut impl FnMut(Progress),
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let total = outbox_len(store).await? as u64;
+    let mut restamps = 0;
+    loop {
+        let batch = push_batch(changes::outbox(store, MAX_PUSH_CHANGES as u32).await?);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        progress(Progress {
+            phase: Phase::Pushing,
+            done: report.pushed,
+            total: Some(total.max(report.pushed + batch.len() as u64)),
+        });
+        match transport.push(&batch).await? {
+            PushAnswer::ClockAhead { server_time } => {
+                restamps += 1;
+                if restamps > MAX_RESTAMPS {
+                    return Err(SyncError::Protocol(
+                        "the server keeps refusing this device's clock; check the system time"
+                            .into(),
+                    ));
+                }
+                let mut tx = store.write().await?;
+                note_server_time(tx.conn(), server_time).await?;
+                // A fresh handle so the new offset applies to the re-stamp.
+                tx.commit().await?;
+                let floor = meta(store, key::FLOOR).await?.and_then(|f| f.parse().ok());
+                let mut tx = store.write().await?;
+                report.restamped += tx.restamp_outbox(floor).await? as u64;
+                tx.commit().await?;
+            }
+            PushAnswer::Done(answer) => {
+                let mut tx = store.write().await?;
+                note_server_time(tx.conn(), answer.server_time).await?;
+                let mut floor = None;
+                for result in &answer.results {
+                    let Some(change) = batch.iter().find(|c| c.op_id == result.op_id) else {
+                        continue;
+                    };
+                    if let OpStatus::Rejected { reason } = &result.status {
+                        sqlx::query(
+                            "INSERT OR IGNORE INTO rejected_changes (op_id, change, reason, rejected_at) VALUES (?, ?, ?, ?)",
+                        )
+                        .bind(change.op_id.to_string())
+                        .bind(serde_json::to_string(change).unwrap_or_default())
+                        .bind(reason)
+                        .bind(changes::now_rfc3339())
+                        .execute(tx.conn())
+                        .await
+                        .map_err(crate::Error::from)?;
+                        report.rejected += 1;
+                    } else {
+                        floor = floor.max(Some(change.hlc));
+                    }
+                    sqlx::query("DELETE FROM change_log WHERE op_id = ?")
+                        .bind(change.op_id.to_string())
+                        .execute(tx.conn())
+                        .await
+                        .map_err(crate::Error::from)?;
+                }
+                raise_floor(&mut tx, floor).await?;
+                tx.commit().await?;
+                report.pushed += batch.len() as u64;
+            }
+        }
+    }
+}
+
+/// The outbox's head, cut to fit one push body.
+fn push_batch(mut changes: Vec<Change>) -> Vec<Change> {
+    let mut bytes = 0;
+    let fits = changes
+        .iter()
+        .take_while(|c| {
+            bytes += serde_json::to_vec(c).map(|v| v.len()).unwrap_or(0) + 1;
+            bytes <= MAX_PUSH_BYTES
+        })
+        .count();
+    changes.truncate(fits.max(1));
+    changes
+}
+
+async fn snapshot<T: Transport>(
+    store: &Store,
+    transport: &T,
+    progress: &mut impl FnMut(Progress),
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let mut after = meta(store, key::SNAPSHOT_AFTER).await?;
+    loop {
+        let page = transport.snapshot(after.as_deref(), PAGE).await?;
+        let mut tx = store.write().await?;
+        note_server_time(tx.conn(), page.server_time).await?;
+        let mut floor = None;
+        for row in &page.rows {
+            report.applied_fields += tx.apply_snapshot_row(row).await?.fields as u64;
+            floor = floor.max(row.clocks.values().max().copied());
+        }
+        report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
+        raise_floor(&mut tx, floor).await?;
+        report.snapshot_rows += page.rows.len() as u64;
+        // The first page's position is where pull resumes: everything up to it
+        // is in the snapshot, anything later comes again by pull.
+        if meta_in(&mut tx, key::SNAPSHOT_AS_OF).await?.is_none() {
+            set_meta(tx.conn(), key::SNAPSHOT_AS_OF, &page.as_of_seq.to_string()).await?;
+        }
+        match (&page.next_after, page.has_more) {
+            (Some(next), true) => {
+                set_meta(tx.conn(), key::SNAPSHOT_AFTER, next).await?;
+                tx.commit().await?;
+                after = Some(next.clone());
+            }
+            _ => {
+                let as_of = meta_in(&mut tx, key::SNAPSHOT_AS_OF)
+                    .await?
+                    .unwrap_or_else(|| page.as_of_seq.to_string());
+                set_meta(tx.conn(), key::CURSOR, &as_of).await?;
+                delete_meta(tx.conn(), &[key::SNAPSHOT_AFTER, key::SNAPSHOT_AS_OF]).await?;
+                tx.commit().await?;
+                progress(Progress {
+                    phase: Phase::Snapshot,
+                    done: report.snapshot_rows,
+                    total: page.total_rows.map(|t| t as u64),
+                });
+                return Ok(());
+            }
+        }
+        progress(Progress {
+            phase: Phase::Snapshot,
+            done: report.snapshot_rows,
+            total: page.total_rows.map(|t| t as u64),
+        });
+    }
+}
+
+async fn pull<T: Transport>(
+    store: &Store,
+    transport: &T,
+    progress: &mut impl FnMut(Progress),
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    loop {
+        let cursor: i64 = meta(store, key::CURSOR)
+            .await?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let page = transport.pull(cursor, PAGE).await?;
+        let mut tx = store.write().await?;
+        // Another round (the app and `hub sync` share the database) may have
+        // applied this page meanwhile: applying again is harmless, but the
+        // cursor must not move backwards.
+        let now: i64 = meta_in(&mut tx, key::CURSOR)
+            .await?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        note_server_time(tx.conn(), page.server_time).await?;
+        let mut floor = None;
+        for synced in &page.changes {
+            report.applied_fields += tx.apply_remote(&synced.change).await?.fields as u64;
+            floor = floor.max(Some(synced.change.hlc));
+        }
+        report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
+        raise_floor(&mut tx, floor).await?;
+        set_meta(
+            tx.conn(),
+            key::CURSOR,
+            &page.next_cursor.max(now).to_string(),
+        )
+        .await?;
+        tx.commit().await?;
+        report.pulled += page.changes.len() as u64;
+        progress(Progress {
+            phase: Phase::Pulling,
+            done: report.pulled,
+            total: None,
+        });
+        if !page.has_more || page.next_cursor <= cursor {
+            return Ok(());
+        }
+    }
+}
+
+async fn meta_in(tx: &mut WriteTx, key: &str) -> crate::Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        .bind(key)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// Keep the highest clock the server accepted from us or sent us: a
+/// re-stamp never goes below it.
+async fn raise_floor(tx: &mut WriteTx, clock: Option<Hlc>) -> crate::Result<()> {
+    let Some(clock) = clock else { return Ok(()) };
+    let current: Option<Hlc> = meta_in(tx, key::FLOOR).await?.and_then(|f| f.parse().ok());
+    if current.is_none_or(|c| c < clock) {
+        set_meta(tx.conn(), key::FLOOR, &clock.to_string()).await?;
+    }
+    Ok(())
+}
+
+/// Remember how far this machine's clock is from the server's, when it is
+/// more than a minute: new local clocks then follow the server's time.
+async fn note_server_time(
+    conn: &mut sqlx::SqliteConnection,
+    server_time: DateTime<Utc>,
+) -> crate::Result<()> {
+    let skew = server_time.timestamp_millis() - wall_ms() as i64;
+    let offset = if skew.abs() > MAX_SKEW_MS { skew } else { 0 };
+    set_meta(conn, key::OFFSET, &offset.to_string()).await
+}
+
+async fn outbox_len(store: &Store) -> crate::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM change_log")
+        .fetch_one(store.pool())
+        .await?)
+}
+
+/// Delay before the next attempt after `failures` transient failures in a
+/// row: 5 s, 10 s, 20 s … at most 5 minutes, with ±20% jitter so a team's
+/// laptops coming back online do not retry in step.
+pub fn backoff(failures: u32) -> Duration {
+    let base = 5_000u64.saturating_mul(1 << failures.min(6)).min(300_000);
+    let jitter = rand::random_range(0.8..1.2);
+    Duration::from_millis((base as f64 * jitter) as u64)
+}
