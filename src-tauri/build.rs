@@ -17,6 +17,15 @@ const COMMANDS: &[&str] = &[
     "demo_status",
     "clear_demo_data",
     "store_info",
+    "sync_status",
+    "sync_state",
+    "sign_in",
+    "sign_out",
+    "sync_now",
+    "list_devices",
+    "revoke_device",
+    "list_conflicts",
+    "restore_conflict",
 ];
 
 fn main() {

@@ -1,11 +1,13 @@
 //! Customer Hub's desktop shell: a window, its capabilities and thin commands
 //! over hub-core. Everything the app knows lives in hub-core; this crate only
-//! opens the store, exposes commands and tells the UI when data changed.
+//! opens the store, exposes commands, tells the UI when data changed and runs
+//! the background sync loop (`sync_loop`).
 
 pub mod commands;
 pub mod error;
 pub mod state;
 pub mod store_events;
+pub mod sync_loop;
 
 use hub_core::Store;
 use tauri::Manager;
@@ -38,6 +40,15 @@ pub fn run() {
             commands::demo::demo_status,
             commands::demo::clear_demo_data,
             commands::store::store_info,
+            commands::sync::sync_status,
+            commands::sync::sync_state,
+            commands::sync::sign_in,
+            commands::sync::sign_out,
+            commands::sync::sync_now,
+            commands::sync::list_devices,
+            commands::sync::revoke_device,
+            commands::conflicts::list_conflicts,
+            commands::conflicts::restore_conflict,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Customer Hub");

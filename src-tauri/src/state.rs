@@ -7,6 +7,7 @@
 //! cheap clone of a shared pool: no lock on the way to a query.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use hub_core::Store;
 use tauri::AppHandle;
@@ -14,11 +15,14 @@ use tokio::sync::OnceCell;
 
 use crate::error::CommandError;
 use crate::store_events;
+use crate::sync_loop::SyncEngine;
 
 pub struct AppState {
     path: PathBuf,
     store: OnceCell<Store>,
     app: AppHandle,
+    /// The background sync loop, started with the store.
+    pub sync: Arc<SyncEngine>,
 }
 
 impl AppState {
@@ -27,10 +31,12 @@ impl AppState {
             path,
             store: OnceCell::new(),
             app,
+            sync: Arc::new(SyncEngine::default()),
         }
     }
 
-    /// The open store, opening it (and starting its change watcher) if needed.
+    /// The open store, opening it (and starting its change watcher and the
+    /// sync loop) if needed.
     pub async fn store(&self) -> Result<&Store, CommandError> {
         self.store
             .get_or_try_init(|| async {
@@ -39,7 +45,8 @@ impl AppState {
                     CommandError::from(err)
                 })?;
                 tracing::info!(path = %self.path.display(), "store opened");
-                store_events::spawn_watcher(self.app.clone(), store.clone());
+                store_events::spawn_watcher(self.app.clone(), store.clone(), self.sync.clone());
+                self.sync.start(self.app.clone(), store.clone());
                 Ok(store)
             })
             .await

@@ -1,20 +1,25 @@
 //! Turns database commits into one `store-changed` event per tick.
 //!
 //! `PRAGMA data_version` on a dedicated connection moves whenever any
-//! connection commits: this app's pool, the `hub` CLI, or (later) sync. Polling
+//! connection commits: this app's pool, the `hub` CLI, or a sync round. Polling
 //! it every 500 ms batches bursts of writes into a single event, so open views
-//! refresh once and a CLI change shows up within about a second.
+//! refresh once and a CLI change shows up within about a second. Each change
+//! is also offered to the sync loop, which starts a round soon if it left
+//! something in the outbox (a local edit; a round's own commits do not).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hub_core::Store;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::time::MissedTickBehavior;
 
+use crate::sync_loop::SyncEngine;
+
 pub const EVENT: &str = "store-changed";
 const TICK: Duration = Duration::from_millis(500);
 
-pub fn spawn_watcher<R: Runtime>(app: AppHandle<R>, store: Store) {
+pub fn spawn_watcher<R: Runtime>(app: AppHandle<R>, store: Store, sync: Arc<SyncEngine>) {
     tauri::async_runtime::spawn(async move {
         let mut watcher = match store.watcher().await {
             Ok(w) => w,
@@ -32,6 +37,7 @@ pub fn spawn_watcher<R: Runtime>(app: AppHandle<R>, store: Store) {
                     if let Err(err) = app.emit(EVENT, ()) {
                         tracing::warn!(error = %err, "cannot emit {EVENT}");
                     }
+                    sync.local_change(&store).await;
                 }
                 Ok(false) => {}
                 Err(err) => tracing::warn!(error = %err, "store watcher poll failed"),

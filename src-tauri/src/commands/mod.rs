@@ -2,7 +2,9 @@
 //! into hub-core. No SQL and no business rules here.
 
 pub mod companies;
+pub mod conflicts;
 pub mod contacts;
 pub mod demo;
 pub mod store;
+pub mod sync;
 pub mod tags;
