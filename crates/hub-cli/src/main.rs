@@ -3,8 +3,10 @@
 //! docs/cli.md and kept stable.
 
 mod company;
+mod conflicts;
 mod contact;
 mod output;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +18,7 @@ use hub_core::{demo, Store};
 #[command(
     name = "hub",
     version,
-    about = "Customer Hub from the terminal: contacts, companies and demo data"
+    about = "Customer Hub from the terminal: contacts, companies, demo data and team sync"
 )]
 struct Cli {
     /// Database file [default: $HUB_DB, else ~/.local/share/customer-hub/hub.db]
@@ -40,6 +42,18 @@ enum Command {
     /// Read or change settings
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Sign this database in to the team's sync server
+    Login(sync::LoginArgs),
+    /// Sign out: revoke and delete this device's token (the data stays)
+    Logout,
+    /// Send local changes and receive the team's (`hub sync status`: where things stand)
+    Sync(sync::SyncArgs),
+    /// List and restore values that lost a concurrent edit
+    #[command(subcommand)]
+    Conflicts(conflicts::ConflictsCommand),
+    /// The workspace's devices on the sync server
+    #[command(subcommand)]
+    Devices(sync::DevicesCommand),
 }
 
 #[derive(clap::Args)]
@@ -75,7 +89,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             output::print_error(&err);
-            ExitCode::FAILURE
+            ExitCode::from(sync::exit_code(&err))
         }
     }
 }
@@ -88,6 +102,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Company(cmd) => company::run(&store, cmd).await,
         Command::Demo(args) => run_demo(&store, args).await,
         Command::Config(cmd) => run_config(&store, cmd).await,
+        Command::Login(args) => sync::login(&store, args).await,
+        Command::Logout => sync::logout(&store).await,
+        Command::Sync(args) => sync::run_sync(&store, args).await,
+        Command::Conflicts(cmd) => conflicts::run(&store, cmd).await,
+        Command::Devices(cmd) => sync::devices(&store, cmd).await,
     };
     store.close().await;
     result

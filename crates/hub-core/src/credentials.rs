@@ -250,6 +250,39 @@ pub fn token_from_env() -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The token to sync with for `key`, and where it came from: [`TOKEN_ENV`]
+/// first (its name is the source), then the default file store if it has
+/// the key ([`TokenStore::describe`] of it), then the OS keyring if one
+/// answers. A missing or unreachable keyring is "no token", not an error;
+/// a damaged token file or a keyring that answers with an error is one.
+pub fn find_token(key: &TokenKey) -> Result<Option<(String, &'static str)>, CredentialError> {
+    if let Some(token) = token_from_env() {
+        return Ok(Some((token, TOKEN_ENV)));
+    }
+    let file = TokenStore::default_file();
+    if let Some(token) = file.load(key)? {
+        return Ok(Some((token, file.describe())));
+    }
+    // Read the keyring on its own thread: a Secret Service that hangs must
+    // not hang the caller (see `keyring_available_within`).
+    let (tx, rx) = mpsc::channel();
+    let wanted = key.clone();
+    let spawned = thread::Builder::new()
+        .name("keyring-load".into())
+        .spawn(move || {
+            let _ = tx.send(TokenStore::Keyring.load(&wanted));
+        });
+    if spawned.is_err() {
+        return Ok(None);
+    }
+    match rx.recv_timeout(PROBE_TIMEOUT) {
+        Ok(Ok(Some(token))) => Ok(Some((token, TokenStore::Keyring.describe()))),
+        Ok(Ok(None)) | Ok(Err(CredentialError::Unavailable { .. })) => Ok(None),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
 /// The config dir of the insecure file store: `$HUB_CONFIG_DIR` if set, else
 /// the platform config dir + `customer-hub` (`~/.config/customer-hub` on Linux).
 pub fn default_config_dir() -> PathBuf {

@@ -5,8 +5,8 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use hub_core::credentials::{
-    default_config_dir, keyring_available, token_from_env, CredentialError, TokenKey, TokenStore,
-    TOKENS_FILE,
+    default_config_dir, find_token, keyring_available, token_from_env, CredentialError, TokenKey,
+    TokenStore, TOKENS_FILE,
 };
 use uuid::Uuid;
 
@@ -185,8 +185,50 @@ fn environment_overrides() {
     assert_eq!(store.file_path(), Some(tmp.path().join(TOKENS_FILE)));
     let chosen = TokenStore::choose(true).unwrap();
     assert_eq!(chosen.describe(), "file (insecure)");
+    find_token_order(&store);
     std::env::remove_var("HUB_CONFIG_DIR");
     assert!(default_config_dir().ends_with("customer-hub"));
+}
+
+/// `find_token`: HUB_TOKEN, then the default file store, then the keyring.
+/// Called from `environment_overrides` with HUB_CONFIG_DIR set to a temp dir
+/// and HUB_TOKEN unset.
+fn find_token_order(file: &TokenStore) {
+    let k = key("https://find-token.invalid");
+    // A key in neither the file nor (a random one) the keyring.
+    assert_eq!(find_token(&k).unwrap(), None);
+
+    file.save(&k, "from-file").unwrap();
+    assert_eq!(
+        find_token(&k).unwrap(),
+        Some(("from-file".to_owned(), "file (insecure)"))
+    );
+    // Another device's token in the same file is not this one's.
+    let other = TokenKey::new(k.server.clone(), Uuid::now_v7());
+    assert_eq!(find_token(&other).unwrap(), None);
+
+    std::env::set_var("HUB_TOKEN", " from-env ");
+    assert_eq!(
+        find_token(&k).unwrap(),
+        Some(("from-env".to_owned(), "HUB_TOKEN"))
+    );
+    assert_eq!(
+        find_token(&other).unwrap(),
+        Some(("from-env".to_owned(), "HUB_TOKEN"))
+    );
+    std::env::remove_var("HUB_TOKEN");
+
+    assert!(file.delete(&k).unwrap());
+    assert_eq!(find_token(&k).unwrap(), None);
+
+    // A damaged file is reported, not skipped.
+    let path = file.file_path().unwrap();
+    fs::write(&path, "not json").unwrap();
+    assert!(matches!(
+        find_token(&k),
+        Err(CredentialError::Corrupt { .. })
+    ));
+    fs::remove_file(&path).unwrap();
 }
 
 #[test]
