@@ -55,6 +55,9 @@ const ALL_FIELDS: &str = "*";
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
     clock: HlcClock,
+    /// The wall clock when the transaction began (one reading per write:
+    /// the clock's counter orders events within it).
+    wall_ms: u64,
     /// Correction of this machine's wall clock, learned from the sync server
     /// (`server time - wall time` when they differ by more than a minute).
     offset_ms: i64,
@@ -82,6 +85,7 @@ impl Store {
         Ok(WriteTx {
             tx,
             clock: HlcClock::resume(self.device_id(), last),
+            wall_ms: self.wall_ms(),
             offset_ms: value("sync.clock_offset_ms")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
@@ -100,7 +104,7 @@ impl WriteTx {
     }
 
     fn wall(&self) -> u64 {
-        (wall_ms() as i64).saturating_add(self.offset_ms).max(0) as u64
+        (self.wall_ms as i64).saturating_add(self.offset_ms).max(0) as u64
     }
 
     fn tick(&mut self) -> Hlc {
@@ -620,10 +624,6 @@ fn unique_violation(e: sqlx::Error, entity: &EntityDef) -> Error {
         ),
         _ => e.into(),
     }
-}
-
-pub(crate) fn wall_ms() -> u64 {
-    chrono::Utc::now().timestamp_millis().max(0) as u64
 }
 
 /// The store's text form of a time: RFC 3339 UTC with milliseconds.

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct Store {
     path: Arc<PathBuf>,
     device: DeviceId,
     region: Arc<RwLock<Region>>,
+    /// See [`Store::simulate_clock_skew`].
+    skew_ms: Arc<AtomicI64>,
 }
 
 impl Store {
@@ -151,6 +154,7 @@ impl Store {
             path: Arc::new(path),
             device,
             region: Arc::new(RwLock::new(region)),
+            skew_ms: Arc::default(),
         })
     }
 
@@ -180,6 +184,19 @@ impl Store {
             .await?;
         *self.region.write().unwrap_or_else(|e| e.into_inner()) = region;
         Ok(region)
+    }
+
+    /// This machine's wall clock in ms since the epoch, as the store reads it.
+    pub fn wall_ms(&self) -> u64 {
+        let now = chrono::Utc::now().timestamp_millis();
+        now.saturating_add(self.skew_ms.load(Ordering::Relaxed))
+            .max(0) as u64
+    }
+
+    /// Make this handle read the wall clock `ms` off, as on a laptop whose
+    /// clock is wrong: for tests of clock skew and for reproducing it.
+    pub fn simulate_clock_skew(&self, ms: i64) {
+        self.skew_ms.store(ms, Ordering::Relaxed);
     }
 
     /// A watcher that notices commits made by any connection or process.

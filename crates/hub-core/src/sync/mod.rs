@@ -22,7 +22,7 @@ use serde::Serialize;
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::changes::{self, wall_ms, WriteTx};
+use crate::changes::{self, WriteTx};
 use crate::store::Store;
 use crate::{conflicts, demo};
 
@@ -417,7 +417,7 @@ async fn push<T: Transport>(
                     ));
                 }
                 let mut tx = store.write().await?;
-                note_server_time(tx.conn(), server_time).await?;
+                note_server_time(store, tx.conn(), server_time).await?;
                 // A fresh handle so the new offset applies to the re-stamp.
                 tx.commit().await?;
                 let floor = meta(store, key::FLOOR).await?.and_then(|f| f.parse().ok());
@@ -427,7 +427,7 @@ async fn push<T: Transport>(
             }
             PushAnswer::Done(answer) => {
                 let mut tx = store.write().await?;
-                note_server_time(tx.conn(), answer.server_time).await?;
+                note_server_time(store, tx.conn(), answer.server_time).await?;
                 let mut floor = None;
                 for result in &answer.results {
                     let Some(change) = batch.iter().find(|c| c.op_id == result.op_id) else {
@@ -486,7 +486,7 @@ async fn snapshot<T: Transport>(
     loop {
         let page = transport.snapshot(after.as_deref(), PAGE).await?;
         let mut tx = store.write().await?;
-        note_server_time(tx.conn(), page.server_time).await?;
+        note_server_time(store, tx.conn(), page.server_time).await?;
         let mut floor = None;
         for row in &page.rows {
             report.applied_fields += tx.apply_snapshot_row(row).await?.fields as u64;
@@ -549,7 +549,7 @@ async fn pull<T: Transport>(
             .await?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        note_server_time(tx.conn(), page.server_time).await?;
+        note_server_time(store, tx.conn(), page.server_time).await?;
         let mut floor = None;
         for synced in &page.changes {
             report.applied_fields += tx.apply_remote(&synced.change).await?.fields as u64;
@@ -597,10 +597,11 @@ async fn raise_floor(tx: &mut WriteTx, clock: Option<Hlc>) -> crate::Result<()> 
 /// Remember how far this machine's clock is from the server's, when it is
 /// more than a minute: new local clocks then follow the server's time.
 async fn note_server_time(
+    store: &Store,
     conn: &mut sqlx::SqliteConnection,
     server_time: DateTime<Utc>,
 ) -> crate::Result<()> {
-    let skew = server_time.timestamp_millis() - wall_ms() as i64;
+    let skew = server_time.timestamp_millis() - store.wall_ms() as i64;
     let offset = if skew.abs() > MAX_SKEW_MS { skew } else { 0 };
     set_meta(conn, key::OFFSET, &offset.to_string()).await
 }
