@@ -133,3 +133,179 @@ pub async fn device_rows(store: &hub_core::Store) -> Vec<(String, String, String
     }
     out
 }
+
+// ---------------------------------------------------------------------------
+// Real processes: the `hub-server` and `hub` binaries, for crash tests.
+
+/// `target/<profile>/<bin>` next to the running test binary (which lives in
+/// `target/<profile>/deps/`). When it is missing, it is built first with
+/// `cargo build -p <package> --bin <bin>`.
+pub fn binary(package: &str, bin: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let path = dir.join(bin);
+    if !path.exists() {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", package, "--bin", bin])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p {package} --bin {bin}");
+        assert!(
+            path.exists(),
+            "{} still missing after the build",
+            path.display()
+        );
+    }
+    path
+}
+
+/// Runs `hub-server workspace create NAME --database-url URL --owner-email E
+/// --password-stdin --json` and returns the new workspace's id.
+pub fn create_workspace_process(
+    database_url: &str,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(binary("hub-server", "hub-server"))
+        .args(["workspace", "create", name, "--database-url", database_url])
+        .args(["--owner-email", email, "--password-stdin", "--json"])
+        .env_remove("HUB_SERVER_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hub-server workspace create");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "workspace create: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    created["workspace_id"].as_str().unwrap().to_owned()
+}
+
+/// A `hub-server serve` process on 127.0.0.1:0. Dropping it SIGKILLs it.
+pub struct ServerProcess {
+    child: std::process::Child,
+    addr: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    /// Starts `hub-server serve --bind 127.0.0.1:0 --database-url URL` and waits (20 s at
+    /// most) for its "listening on http://ADDR" line.
+    pub fn start(database_url: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        use std::sync::{mpsc, Arc, Mutex};
+        use std::time::Duration;
+        let mut child = Command::new(binary("hub-server", "hub-server"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .env("RUST_LOG", "info")
+            .env_remove("HUB_SERVER_BIND")
+            .env_remove("HUB_SERVER_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start hub-server serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel::<String>();
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some((_, addr)) = line.split_once("listening on http://") {
+                    let _ = addr_tx.send(addr.trim().to_owned());
+                }
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let addr = match addr_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no 'listening on' line; log: {:#?}", log.lock().unwrap());
+            }
+        };
+        ServerProcess { child, addr, log }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's stderr so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits for the process to end (after a `kill -9 <pid>` elsewhere) and returns how.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait for hub-server")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// SIGKILL a process by id (`kill -9 <pid>`): no handler runs, nothing is flushed.
+pub fn kill_9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -9 {pid}");
+}
+
+/// How many times each op_id is stored in the server's `changes` table, read straight from
+/// its database (a `sqlite://` file or a `postgres://` URL), ordered by op_id.
+pub async fn server_op_counts(database_url: &str) -> Vec<(String, i64)> {
+    use sqlx::Connection;
+    const SQL: &str = "SELECT op_id, count(*) FROM changes GROUP BY op_id ORDER BY op_id";
+    if database_url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(database_url)
+            .await
+            .expect("connect to the server's PostgreSQL");
+        let rows = sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap();
+        conn.close().await.ok();
+        rows
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(database_url)
+            .await
+            .expect("open the server's SQLite file");
+        let rows = sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap();
+        conn.close().await.ok();
+        rows
+    }
+}
