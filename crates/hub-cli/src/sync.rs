@@ -250,7 +250,7 @@ async fn sync_round(store: &Store, json: bool) -> anyhow::Result<()> {
         eprint!("\r\x1b[2K");
     }
     let report = report.map_err(|e| match e {
-        SyncError::Unauthorized(_) => anyhow!(e).context("run hub login"),
+        SyncError::Unauthorized(_) => anyhow!("{e} with hub login"),
         e => anyhow!(e),
     })?;
     output::print(json, &report, || {
