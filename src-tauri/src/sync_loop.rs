@@ -43,7 +43,9 @@ pub struct SyncState {
     pub state: String,
     pub last_sync_at: Option<String>,
     /// Local changes the server has not acknowledged yet.
+    #[ts(type = "number")]
     pub pending: i64,
+    #[ts(type = "number")]
     pub open_conflicts: i64,
     /// Why the last round failed, for people.
     pub message: Option<String>,

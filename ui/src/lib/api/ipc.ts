@@ -68,3 +68,8 @@ export async function call<T>(command: string, args?: Record<string, unknown>): 
 export function subscribe(event: string, handler: () => void): Promise<UnlistenFn> {
   return listen(event, () => handler());
 }
+
+/** Subscribe to a shell event with a payload; resolves to the unsubscribe function. */
+export function subscribeTo<T>(event: string, handler: (payload: T) => void): Promise<UnlistenFn> {
+  return listen<T>(event, (e) => handler(e.payload));
+}

@@ -12,6 +12,8 @@ describe("routes", () => {
     { name: "company", id: "c1" },
     { name: "company-new" },
     { name: "company-edit", id: "c1" },
+    { name: "conflicts" },
+    { name: "settings" },
   ];
 
   it("round-trips every route through its hash", () => {
@@ -26,5 +28,7 @@ describe("routes", () => {
   it("knows which sidebar section a route belongs to", () => {
     expect(sectionOf({ name: "company-edit", id: "c" })).toBe("companies");
     expect(sectionOf({ name: "contact", id: "c" })).toBe("contacts");
+    expect(sectionOf({ name: "conflicts" })).toBe("conflicts");
+    expect(sectionOf({ name: "settings" })).toBe("settings");
   });
 });

@@ -9,15 +9,19 @@ export type Route =
   | { name: "companies" }
   | { name: "company"; id: string }
   | { name: "company-new" }
-  | { name: "company-edit"; id: string };
+  | { name: "company-edit"; id: string }
+  | { name: "conflicts" }
+  | { name: "settings" };
 
-export type Section = "contacts" | "companies";
+export type Section = "contacts" | "companies" | "conflicts" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query);
   const [section, id, action] = parts;
+  if (section === "conflicts") return { name: "conflicts" };
+  if (section === "settings") return { name: "settings" };
   if (section === "companies") {
     if (id === "new") return { name: "company-new" };
     if (id && action === "edit") return { name: "company-edit", id };
@@ -52,9 +56,14 @@ export function href(route: Route): string {
       return "#/companies/new";
     case "company-edit":
       return `#/companies/${encodeURIComponent(route.id)}/edit`;
+    case "conflicts":
+      return "#/conflicts";
+    case "settings":
+      return "#/settings";
   }
 }
 
 export function sectionOf(route: Route): Section {
+  if (route.name === "conflicts" || route.name === "settings") return route.name;
   return route.name.startsWith("compan") ? "companies" : "contacts";
 }

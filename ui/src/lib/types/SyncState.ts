@@ -11,7 +11,7 @@ state: string, last_sync_at: string | null,
 /**
  * Local changes the server has not acknowledged yet.
  */
-pending: bigint, open_conflicts: bigint, 
+pending: number, open_conflicts: number, 
 /**
  * Why the last round failed, for people.
  */
