@@ -121,7 +121,10 @@ async fn run_demo(store: &Store, args: DemoArgs) -> anyhow::Result<()> {
             || format!("Removed {removed} demo contacts."),
         );
     }
-    if args.if_empty && hub_core::contacts::count(store).await? > 0 {
+    // A database that syncs with a team never gets demo data (see demo::generate).
+    if args.if_empty
+        && (hub_core::contacts::count(store).await? > 0 || hub_core::sync::is_bound(store).await?)
+    {
         return output::print(
             args.json,
             &serde_json::json!({ "contacts": 0, "companies": 0, "skipped": true }),

@@ -148,11 +148,12 @@ fn host_name() -> String {
     }
 }
 
-/// Sign-in failures in the words of someone signing in (the engine's
-/// `Unauthorized` speaks of a device token).
+/// Sign-in failures in the words of someone signing in.
 fn login_error(e: SyncError) -> anyhow::Error {
     match &e {
-        SyncError::Unauthorized(_) => anyhow!("wrong email or password"),
+        SyncError::Refused { code, .. } if code == "wrong_password" => {
+            anyhow!("wrong email or password")
+        }
         SyncError::Refused { code, .. } if code == "workspace_required" => anyhow!(
             "this email has an account in several workspaces; choose one with --workspace ID"
         ),

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::companies::{self, CompanyInput, SIZES};
 use crate::contacts::{self, ContactInput, EmailEntry, LifecycleStage, PhoneEntry};
 use crate::entities::{COMPANY, CONTACT};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 pub const SOURCE: &str = "demo";
@@ -325,6 +325,13 @@ pub async fn generate_with_progress(
     options: DemoOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<DemoReport> {
+    if crate::sync::is_bound(store).await? {
+        return Err(Error::invalid(
+            "demo",
+            "this database syncs with a team workspace, where demo data would reach every \
+             device; use a separate database for demo data (hub --db demo.db demo)",
+        ));
+    }
     let inputs = companies_for(options.contacts, options.seed);
     let company_count = inputs.len();
     let domains: Vec<String> = inputs
@@ -485,7 +492,15 @@ pub async fn status(store: &Store) -> Result<DemoStatus> {
 
 /// Delete every demo contact, and every demo company that no real contact
 /// works for. Returns how many contacts were removed.
+///
+/// On a database that has never synced, the demo rows and their change-log
+/// entries are removed outright: they were never real, and signing in later
+/// must not push them (or their tombstones) to the team. Once a database
+/// syncs, demo data cannot be added, so this branch only tombstones leftovers.
 pub async fn clear(store: &Store) -> Result<u64> {
+    if !crate::sync::is_bound(store).await? {
+        return purge(store).await;
+    }
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM contacts WHERE source = ? AND deleted_at IS NULL")
             .bind(SOURCE)
@@ -511,6 +526,50 @@ pub async fn clear(store: &Store) -> Result<u64> {
     sqlx::query("DELETE FROM meta WHERE key = 'demo_companies'")
         .execute(tx.conn())
         .await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}
+
+/// Remove demo rows and every trace of them (change log, search index).
+async fn purge(store: &Store) -> Result<u64> {
+    let mut tx = store.write().await?;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM contacts WHERE source = ? AND deleted_at IS NULL")
+            .bind(SOURCE)
+            .fetch_all(tx.conn())
+            .await?;
+    let companies = demo_companies(store).await?;
+    let contacts = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let companies = serde_json::to_string(&companies).unwrap_or_else(|_| "[]".into());
+    // Row ids whose log entries go: the contacts, their emails, phones and tag
+    // links, the demo companies no real contact works for, tags left unused.
+    let statements = [
+        "CREATE TEMP TABLE purged (id TEXT PRIMARY KEY)",
+        "INSERT OR IGNORE INTO purged SELECT value FROM json_each(?1)",
+        "INSERT OR IGNORE INTO purged SELECT id FROM contact_emails WHERE contact_id IN (SELECT value FROM json_each(?1))",
+        "INSERT OR IGNORE INTO purged SELECT id FROM contact_phones WHERE contact_id IN (SELECT value FROM json_each(?1))",
+        "INSERT OR IGNORE INTO purged SELECT id FROM contact_tags WHERE contact_id IN (SELECT value FROM json_each(?1))",
+        "INSERT OR IGNORE INTO purged SELECT value FROM json_each(?2) WHERE value NOT IN \
+         (SELECT company_id FROM contacts WHERE company_id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?1)))",
+        "DELETE FROM contact_search WHERE rowid IN (SELECT rk FROM contacts WHERE id IN (SELECT id FROM purged))",
+        "DELETE FROM contact_emails WHERE id IN (SELECT id FROM purged)",
+        "DELETE FROM contact_phones WHERE id IN (SELECT id FROM purged)",
+        "DELETE FROM contact_tags WHERE id IN (SELECT id FROM purged)",
+        "DELETE FROM contacts WHERE id IN (SELECT id FROM purged)",
+        "DELETE FROM companies WHERE id IN (SELECT id FROM purged)",
+        "INSERT OR IGNORE INTO purged SELECT id FROM tags WHERE id NOT IN (SELECT tag_id FROM contact_tags)",
+        "DELETE FROM tags WHERE id IN (SELECT id FROM purged)",
+        "DELETE FROM change_log WHERE row_id IN (SELECT id FROM purged)",
+        "DROP TABLE purged",
+        "DELETE FROM meta WHERE key = 'demo_companies'",
+    ];
+    for sql in statements {
+        sqlx::query(sql)
+            .bind(&contacts)
+            .bind(&companies)
+            .execute(tx.conn())
+            .await?;
+    }
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

@@ -480,6 +480,7 @@ async fn a_locked_database_is_reported_not_waited_on_forever() {
 async fn demo_data_is_plausible_and_clears_in_one_go() {
     let (_dir, store) = store().await;
     let mine = contacts::create(&store, ada()).await.unwrap();
+    let mine_logged = log_count(&store).await;
     let report = demo::generate(
         &store,
         demo::DemoOptions {
@@ -507,6 +508,7 @@ async fn demo_data_is_plausible_and_clears_in_one_go() {
         .items
         .iter()
         .all(|c| c.email.is_some() && c.phone.as_deref().is_some_and(|p| p.starts_with("+1"))));
+    assert!(log_count(&store).await > mine_logged);
     assert_eq!(demo::clear(&store).await.unwrap(), 300);
     assert!(!demo::status(&store).await.unwrap().loaded);
     assert_eq!(contacts::count(&store).await.unwrap(), 1);
@@ -514,6 +516,38 @@ async fn demo_data_is_plausible_and_clears_in_one_go() {
         contacts::get(&store, mine.id).await.is_ok(),
         "the user's own contact stays"
     );
+    // Never synced: the demo leaves no trace a later sign-in could push, and no stale
+    // search entries; the user's own contact keeps every log entry it had.
+    assert_eq!(log_count(&store).await, mine_logged);
+    let demo_left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM contacts WHERE source = 'demo') \
+         + (SELECT count(*) FROM contact_search) - 1",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(demo_left, 0);
+    let found = contacts::list(
+        &store,
+        &ContactQuery {
+            search: Some("lovelace".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.total, 1);
+    let companies_left: i64 = sqlx::query_scalar("SELECT count(*) FROM companies")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let companies_logged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM change_log WHERE entity = 'company'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(companies_left, companies_logged);
 }
 
 #[tokio::test]

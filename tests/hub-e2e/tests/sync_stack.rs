@@ -92,6 +92,19 @@ async fn scenario(servers: &[&TestServer], random_server: bool) {
             _dir: dir,
         });
     }
+    // A database that syncs never takes demo data: it would reach every device.
+    let err = hub_core::demo::generate(
+        &devices[0].store,
+        hub_core::demo::DemoOptions {
+            contacts: 5,
+            seed: 1,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("separate database"), "{err}");
+    assert_eq!(contacts::count(&devices[0].store).await.unwrap(), 0);
+
     let mut pick = 0usize;
     let mut route = |devices: &mut Vec<Device>, i: usize| {
         if random_server {

@@ -220,6 +220,12 @@ async fn delete_meta(conn: &mut sqlx::SqliteConnection, keys: &[&str]) -> crate:
     Ok(())
 }
 
+/// Whether this database has ever signed in to a sync server (it then syncs
+/// with that workspace for life, signed in or not).
+pub async fn is_bound(store: &Store) -> crate::Result<bool> {
+    Ok(meta(store, key::BOUND).await?.is_some())
+}
+
 /// The account this database is signed in to, if any.
 pub async fn account(store: &Store) -> crate::Result<Option<Account>> {
     let rows: Vec<(String, String)> =
@@ -364,6 +370,8 @@ pub async fn sync_once<T: Transport>(
             set_meta(&mut conn, key::LAST_SYNC, &changes::now_rfc3339()).await?;
             delete_meta(&mut conn, &[key::LAST_ERROR]).await?;
         }
+        // Not being signed in is a state, shown as such, not a failed sync.
+        Err(SyncError::NotSignedIn) => {}
         Err(e) => set_meta(&mut conn, key::LAST_ERROR, &e.to_string()).await?,
     }
     result
@@ -426,9 +434,19 @@ async fn push<T: Transport>(
                 tx.commit().await?;
             }
             PushAnswer::Done(answer) => {
+                if batch
+                    .iter()
+                    .any(|c| !answer.results.iter().any(|r| r.op_id == c.op_id))
+                {
+                    // Never loop on an answer that skips a change: report it.
+                    return Err(SyncError::Protocol(
+                        "the server's push answer lacks a result for a change sent".into(),
+                    ));
+                }
                 let mut tx = store.write().await?;
                 note_server_time(store, tx.conn(), answer.server_time).await?;
                 let mut floor = None;
+                let mut rejected = 0;
                 for result in &answer.results {
                     let Some(change) = batch.iter().find(|c| c.op_id == result.op_id) else {
                         continue;
@@ -444,7 +462,7 @@ async fn push<T: Transport>(
                         .execute(tx.conn())
                         .await
                         .map_err(crate::Error::from)?;
-                        report.rejected += 1;
+                        rejected += 1;
                     } else {
                         floor = floor.max(Some(change.hlc));
                     }
@@ -456,7 +474,8 @@ async fn push<T: Transport>(
                 }
                 raise_floor(&mut tx, floor).await?;
                 tx.commit().await?;
-                report.pushed += batch.len() as u64;
+                report.rejected += rejected;
+                report.pushed += batch.len() as u64 - rejected;
             }
         }
     }

@@ -103,7 +103,15 @@ impl HttpTransport {
             .send()
             .await
             .map_err(offline)?;
-        decode(response).await
+        // Here a 401 is a wrong email or password, not a dead device token.
+        decode(response).await.map_err(|e| match e {
+            SyncError::Unauthorized(message) => SyncError::Refused {
+                status: 401,
+                code: "wrong_password".into(),
+                message,
+            },
+            other => other,
+        })
     }
 
     /// The workspace's devices (this one marked `current`).
