@@ -65,7 +65,7 @@ ui:
 	scripts/setup.sh ui
 
 build:
-	$(CARGO) build -p customer-hub -p hub-cli $(if $(CI),--locked)
+	$(CARGO) build -p customer-hub -p hub-cli -p hub-server $(if $(CI),--locked)
 
 fmt-check:
 	@$(CARGO) fmt --all --check || { echo "make: Rust code is not formatted: run 'make fmt'" >&2; exit 1; }

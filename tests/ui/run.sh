@@ -5,11 +5,11 @@
 #   tests/ui/run.sh [test_name ...]
 #
 # Needs (make test / scripts install them): target/debug/customer-hub built with
-# ui/dist in place, target/debug/hub, xvfb-run, dbus-run-session,
+# ui/dist in place, target/debug/hub, target/debug/hub-server, xvfb-run, dbus-run-session,
 # WebKitWebDriver, ImageMagick, python3 with venv, and tauri-driver on PATH or
 # in .tools/bin (cargo install tauri-driver --locked --root .tools).
 #
-# Env: APP, HUB_BIN override the binaries; SCREENSHOTS_DIR=docs/screenshots
+# Env: APP, HUB_BIN, HUB_SERVER_BIN override the binaries; SCREENSHOTS_DIR=docs/screenshots
 # also refreshes the README screenshots. Screenshots of every run go to
 # tests/ui/artifacts/. Ends with "N passed, M failed"; non-zero on any failure.
 set -euo pipefail
@@ -19,6 +19,7 @@ cd "$ROOT"
 
 export APP=${APP:-$ROOT/target/debug/customer-hub}
 export HUB_BIN=${HUB_BIN:-$ROOT/target/debug/hub}
+export HUB_SERVER_BIN=${HUB_SERVER_BIN:-$ROOT/target/debug/hub-server}
 export ARTIFACTS=$ROOT/tests/ui/artifacts
 VENV=$ROOT/tests/ui/.venv
 
@@ -30,6 +31,7 @@ fail() {
 
 [ -x "$APP" ] || fail "missing $APP (build it: npm --prefix ui ci && npm --prefix ui run build && cargo build -p customer-hub)"
 [ -x "$HUB_BIN" ] || fail "missing $HUB_BIN (cargo build -p hub-cli)"
+[ -x "$HUB_SERVER_BIN" ] || fail "missing $HUB_SERVER_BIN (cargo build -p hub-server)"
 for tool in xvfb-run dbus-run-session WebKitWebDriver /usr/bin/import /usr/bin/convert; do
   command -v "$tool" >/dev/null || fail "missing $tool (apt-get install xvfb xauth dbus webkit2gtk-driver imagemagick)"
 done
@@ -50,12 +52,16 @@ fi
 # A fresh, private world for the app: its own database, data and runtime dirs.
 WORK=$(mktemp -d -t customer-hub-ui.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/data" "$WORK/runtime"
-chmod 700 "$WORK/runtime"
+mkdir -p "$WORK/data" "$WORK/runtime" "$WORK/config"
+chmod 700 "$WORK/runtime" "$WORK/config"
 # The database sits where the app would put it by default under this data dir.
 export XDG_DATA_HOME=$WORK/data
 export HUB_DB=$XDG_DATA_HOME/customer-hub/hub.db
 export XDG_RUNTIME_DIR=$WORK/runtime
+# Sync tokens (the sign-in's "keep the token in a file"; the session has no
+# keyring) go here, for the app (tauri-driver passes its env on) and the CLI.
+export HUB_CONFIG_DIR=$WORK/config
+unset HUB_TOKEN
 export NO_AT_BRIDGE=1
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"

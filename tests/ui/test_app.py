@@ -2,10 +2,11 @@
 
 Drives the real binary (WebKitGTK under Xvfb) through tauri-driver, and the
 `hub` CLI against the same database. Started by tests/ui/run.sh, which sets
-HUB_DB, APP, HUB_BIN, DRIVER_URL and ARTIFACTS.
+HUB_DB, APP, HUB_BIN, HUB_SERVER_BIN, HUB_CONFIG_DIR, DRIVER_URL and ARTIFACTS.
 
 The tests run in order and share one database: the first session starts from
-an empty store, the second after `hub demo --contacts 500`.
+an empty store, the second after `hub demo --contacts 500`; the sync session
+starts a real `hub-server` and a second device (the CLI on another database).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -30,6 +33,7 @@ from selenium.webdriver.support.ui import Select
 
 APP = Path(os.environ["APP"]).resolve()
 HUB_BIN = Path(os.environ["HUB_BIN"]).resolve()
+HUB_SERVER_BIN = Path(os.environ.get("HUB_SERVER_BIN", HUB_BIN.with_name("hub-server"))).resolve()
 HUB_DB = os.environ["HUB_DB"]
 DRIVER_URL = os.environ.get("DRIVER_URL", "http://127.0.0.1:4444")
 ARTIFACTS = Path(os.environ.get("ARTIFACTS", "tests/ui/artifacts"))
@@ -420,6 +424,210 @@ def test_a_file_that_is_not_a_database_is_reported_and_left_alone(app: App) -> N
     assert Path(HUB_DB).read_text() == NOT_A_DATABASE, "the file is untouched"
 
 
+# --- sync: a real hub-server, this app and a second device (the CLI) ---------
+
+OWNER_EMAIL = "owner@example.com"
+OWNER_PASSWORD = "correct horse battery staple"
+
+
+class SyncWorld:
+    """A hub-server on a free port with one workspace, and a second device:
+    the `hub` CLI on its own database, signed in to the same workspace."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="hub-sync-"))
+        self.db_url = f"sqlite://{self.dir}/server.db"
+        self.other_db = str(self.dir / "other.db")
+        created = subprocess.run(
+            [str(HUB_SERVER_BIN), "workspace", "create", "Acme", "--database-url", self.db_url,
+             "--owner-email", OWNER_EMAIL, "--password-stdin", "--json"],
+            input=OWNER_PASSWORD + "\n", capture_output=True, text=True, timeout=60,
+        )
+        if created.returncode != 0:
+            raise Failure(f"hub-server workspace create failed: {created.stderr.strip()}")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(ARTIFACTS / "hub-server.log", "w")
+        self.server = subprocess.Popen(
+            [str(HUB_SERVER_BIN), "serve", "--database-url", self.db_url, "--bind", f"127.0.0.1:{port}"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+        def up() -> bool:
+            if self.server.poll() is not None:
+                raise Failure(f"hub-server exited ({self.server.returncode}), see hub-server.log")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+
+        wait_until("hub-server to listen", up, timeout=30)
+
+    def other(self, *args: str, stdin: str | None = None) -> str:
+        """The `hub` CLI on the second device's database."""
+        result = subprocess.run(
+            [str(HUB_BIN), "--db", self.other_db, *args],
+            input=stdin, capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode != 0:
+            raise Failure(f"hub --db other {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        return result.stdout
+
+    def stop(self) -> None:
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+WORLD: SyncWorld | None = None
+
+
+def world() -> SyncWorld:
+    if WORLD is None:
+        raise Failure("no sync server (the session did not start it)")
+    return WORLD
+
+
+def open_settings(app: App) -> None:
+    app.click("nav-settings")
+    app.wait_for("settings-screen")
+
+
+def sync_now_in_app(app: App) -> None:
+    """Settings → Sync → "Sync now", and wait for the round to finish."""
+    open_settings(app)
+    app.click("sync-now")
+    wait_until("the round to finish", lambda: "Syncing" not in app.text("sync-now"), timeout=30)
+    wait_until("a last sync time", lambda: app.text("sync-last") not in ("", "Not yet"), timeout=10)
+
+
+def test_sign_in_through_settings(app: App) -> None:
+    w = world()
+    assert app.wait_for("sync-indicator").get_attribute("data-state") == "signed_out"
+    open_settings(app)
+    app.wait_for("sign-in-form")
+    app.type("input-sync-server", w.url)
+    app.type("input-sync-email", OWNER_EMAIL)
+    app.type("input-sync-password", OWNER_PASSWORD)
+    app.type("input-sync-device", "Test desktop")
+
+    # No keyring in this session: without the checkbox the app refuses before
+    # contacting the server, and says what to do.
+    app.click("sign-in")
+    error = app.wait_for("sign-in-error", timeout=20)
+    assert error.get_attribute("data-code") == "keyring_unavailable", error.get_attribute("data-code")
+    assert "Keep the token in a file" in error.text, error.text
+    assert app.find("sync-account") is None
+
+    app.click("input-sync-insecure")
+    app.click("sign-in")
+    app.wait_for("sync-account", timeout=20)
+    assert app.text("sync-email") == OWNER_EMAIL
+    assert app.text("sync-server") == w.url
+    # The first round starts at once and sends the two local contacts.
+    wait_until("the first sync", lambda: app.text("sync-last") != "Not yet", timeout=30)
+    wait_until("nothing left to send", lambda: app.text("sync-pending").startswith("0 changes"), timeout=30)
+    wait_until("the indicator to say online",
+               lambda: app.wait_for("sync-indicator").get_attribute("data-state") == "idle", timeout=30)
+    devices = wait_until("this device in the device list", lambda: app.find_all("device-row"), timeout=10)
+    assert any(d.get_attribute("data-current") == "true" for d in devices)
+    tokens = Path(os.environ["HUB_CONFIG_DIR"]) / "tokens.json"
+    assert tokens.exists() and oct(tokens.stat().st_mode & 0o777) == "0o600", "token kept in a 0600 file"
+    publish(screenshot("30-settings-sync", app.driver), "settings-sync")
+
+
+def test_other_devices_edit_appears_after_sync(app: App) -> None:
+    w = world()
+    w.other("login", "--server", w.url, "--email", OWNER_EMAIL, "--password-stdin", "--insecure-storage",
+            "--device-name", "Second laptop", stdin=OWNER_PASSWORD + "\n")
+    w.other("sync")
+    pulled = json.loads(w.other("contact", "list", "--json"))
+    assert {c["display_name"] for c in pulled["items"]} >= {"Ada Lovelace", "Alan Turing"}, pulled
+    w.other("contact", "add", "--name", "Katherine Johnson", "--email", "katherine@nasa.example")
+    w.other("sync")
+
+    sync_now_in_app(app)
+    app.go_contacts()
+    app.wait_for_row("Katherine Johnson", timeout=15)
+    assert cli_contacts("katherine")["total"] == 1
+    # The second device shows up in Settings, revocable; this one is not.
+    open_settings(app)
+    wait_until("two devices", lambda: len(app.find_all("device-row")) == 2)
+    assert len(app.find_all("revoke-device")) == 1, "only the other device can be revoked"
+
+
+def test_concurrent_edit_shows_as_conflict_and_restores(app: App) -> None:
+    w = world()
+    other_ada = json.loads(w.other("contact", "list", "--json", "--search", "lovelace"))["items"][0]["id"]
+    # The second device edits first, offline…
+    w.other("contact", "edit", other_ada, "--set", "title=Chief Analyst")
+    time.sleep(0.05)
+    # …then the app edits the same field, without having seen it, and syncs.
+    app.go_contacts()
+    app.wait_for_row("Ada Lovelace").click()
+    app.click("edit-contact")
+    app.wait_for("contact-form")
+    wait_until("the form filled in", lambda: app.wait_for("input-first-name").get_attribute("value") == "Ada")
+    app.type("input-title", "Lead Analyst")
+    app.click("save-contact")
+    app.wait_for("contact-detail")
+    wait_until("the new title", lambda: "Lead Analyst" in app.text("contact-role"))
+    sync_now_in_app(app)
+    wait_until("the edit sent", lambda: app.text("sync-pending").startswith("0 changes"), timeout=15)
+
+    # The second device's edit is older and its writer had not seen ours: it
+    # loses, and is kept as a conflict.
+    w.other("sync")
+    sync_now_in_app(app)
+    badge = app.wait_for("conflicts-badge", timeout=15)
+    assert badge.text.strip() == "1", badge.text
+    app.click("nav-conflicts")
+    app.wait_for("conflicts-screen")
+    conflict = app.wait_for("conflict")
+    assert content(conflict.find_element(By.CSS_SELECTOR, '[data-testid="conflict-label"]')) == "Ada Lovelace"
+    assert content(conflict.find_element(By.CSS_SELECTOR, '[data-testid="conflict-winner"]')) == "Lead Analyst"
+    assert content(conflict.find_element(By.CSS_SELECTOR, '[data-testid="conflict-lost"]')) == "Chief Analyst"
+    assert "This device" in content(conflict), "the winning side is marked as this device"
+    publish(screenshot("31-conflicts", app.driver), "conflicts")
+
+    app.click("conflict-restore")
+    app.wait_for("confirm-dialog")
+    app.click("confirm-accept")
+    app.wait_for("conflicts-empty", timeout=10)
+    app.wait_gone("conflicts-badge", timeout=10)
+    shown = json.loads(hub("contact", "show", cli_contacts("lovelace")["items"][0]["id"], "--json"))
+    assert shown["title"] == "Chief Analyst", shown
+    app.go_contacts()
+    app.wait_for_row("Ada Lovelace").click()
+    wait_until("the restored title", lambda: "Chief Analyst" in app.text("contact-role"))
+
+    # The restore is a new edit: it reaches the other device on its next sync.
+    sync_now_in_app(app)
+    w.other("sync")
+    again = json.loads(w.other("contact", "show", other_ada, "--json"))
+    assert again["title"] == "Chief Analyst", again
+
+
+def test_sign_out_keeps_the_data(app: App) -> None:
+    open_settings(app)
+    app.click("sign-out")
+    app.wait_for("confirm-dialog")
+    app.click("confirm-accept")
+    app.wait_for("sign-in-form", timeout=20)
+    wait_until("the indicator to say signed out",
+               lambda: app.wait_for("sync-indicator").get_attribute("data-state") == "signed_out", timeout=10)
+    assert cli_contacts("katherine")["total"] == 1, "the data stays"
+    tokens = json.loads((Path(os.environ["HUB_CONFIG_DIR"]) / "tokens.json").read_text())
+    assert not any(k.startswith(json.loads(hub("sync", "status", "--json"))["device_id"]) for k in tokens), tokens
+
+
 FIRST_SESSION = [
     test_empty_store_shows_an_empty_state,
     test_create_contact_through_form_then_find_it_by_email,
@@ -439,6 +647,13 @@ DEMO_SESSION = [
 
 
 BAD_FILE_SESSION = [test_a_file_that_is_not_a_database_is_reported_and_left_alone]
+
+SYNC_SESSION = [
+    test_sign_in_through_settings,
+    test_other_devices_edit_appears_after_sync,
+    test_concurrent_edit_shows_as_conflict_and_restores,
+    test_sign_out_keeps_the_data,
+]
 
 
 # --- runner ------------------------------------------------------------------
@@ -498,6 +713,19 @@ def main() -> int:
             for p, q in aside.items():
                 if q.exists():
                     q.rename(p)
+    if pick(SYNC_SESSION):
+        global WORLD
+        try:
+            WORLD = SyncWorld()
+        except Exception as e:
+            print(f"cannot start the sync server: {e}", file=sys.stderr)
+            results.extend((t.__name__, False) for t in pick(SYNC_SESSION))
+        else:
+            try:
+                run_session(pick(SYNC_SESSION), results)
+            finally:
+                WORLD.stop()
+                WORLD = None
     passed = sum(ok for _, ok in results)
     failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
