@@ -289,4 +289,36 @@ async fn two_servers_on_one_postgres_serve_the_same_workspace() {
         .unwrap();
     let two = server_on(&other_db, &pw).await;
     scenario(&[&one, &two], true).await;
+
+    // The same workspace at another address (a server that moved) keeps the database's
+    // history: signing in there is fine, and the next round has nothing to redo.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("hub.db")).await.unwrap();
+    let first = sync::sign_in(
+        &store,
+        &one.base_url(),
+        "owner@example.com",
+        PASSWORD,
+        "D",
+        None,
+    )
+    .await
+    .unwrap();
+    let t = HttpTransport::new(&one.base_url(), &first.token).unwrap();
+    let report = sync::sync_once(&store, &t, |_| {}).await.unwrap();
+    assert!(report.snapshot_rows > 0);
+    let moved = sync::sign_in(
+        &store,
+        &two.base_url(),
+        "owner@example.com",
+        PASSWORD,
+        "D",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.account.server, two.base_url());
+    let t = HttpTransport::new(&two.base_url(), &moved.token).unwrap();
+    let report = sync::sync_once(&store, &t, |_| {}).await.unwrap();
+    assert_eq!((report.snapshot_rows, report.pulled), (0, 0));
 }

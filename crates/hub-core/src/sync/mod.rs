@@ -181,7 +181,8 @@ mod key {
     pub const USER: &str = "sync.user_id";
     pub const EMAIL: &str = "sync.email";
     pub const DEVICE_NAME: &str = "sync.device_name";
-    /// `server workspace` this database synced with first: it never joins another.
+    /// `server workspace` this database synced with first: it never joins
+    /// another workspace (it may follow the same one to a new address).
     pub const BOUND: &str = "sync.bound";
     pub const CURSOR: &str = "sync.cursor";
     pub const SNAPSHOT_AFTER: &str = "sync.snapshot_after";
@@ -276,7 +277,13 @@ pub async fn sign_in(
     )
     .await?;
     let bound = format!("{server} {}", answer.workspace_id);
-    if let Some(previous) = meta(store, key::BOUND).await?.filter(|b| *b != bound) {
+    // The workspace decides, not the address: a server that moved (new host
+    // or port, same database) is the same workspace and keeps its history.
+    let workspace_of = |b: &str| b.rsplit(' ').next().unwrap_or_default().to_owned();
+    if let Some(previous) = meta(store, key::BOUND)
+        .await?
+        .filter(|b| workspace_of(b) != answer.workspace_id.to_string())
+    {
         // Give the token straight back: this database will not use it.
         if let Ok(t) = HttpTransport::new(&server, &answer.token) {
             let _ = t.revoke(answer.device_id).await;
