@@ -67,6 +67,8 @@ pub struct WriteTx {
     /// Contacts created in this transaction: indexed without a delete first.
     new_contacts: BTreeSet<String>,
     touched_companies: BTreeSet<String>,
+    /// Leave the search index alone (a first sync rebuilds it once at the end).
+    defer_search: bool,
 }
 
 impl Store {
@@ -93,6 +95,7 @@ impl Store {
             touched_contacts: BTreeSet::new(),
             new_contacts: BTreeSet::new(),
             touched_companies: BTreeSet::new(),
+            defer_search: false,
         })
     }
 }
@@ -396,6 +399,123 @@ impl WriteTx {
         self.apply_versions(&row.entity, row.row_id, versions).await
     }
 
+    /// Apply a page of a sync snapshot. Rows this device does not have yet
+    /// (all of them, on a first sync) are inserted with a few multi-row
+    /// statements per entity; the others merge field by field as in
+    /// [`WriteTx::apply_snapshot_row`].
+    pub async fn apply_snapshot_rows(
+        &mut self,
+        rows: &[hub_protocol::wire::SnapshotRow],
+    ) -> Result<Applied> {
+        let mut applied = Applied::default();
+        let mut by_entity: BTreeMap<&str, Vec<&hub_protocol::wire::SnapshotRow>> = BTreeMap::new();
+        for row in rows {
+            by_entity.entry(row.entity.as_str()).or_default().push(row);
+        }
+        for (name, rows) in by_entity {
+            let Some(entity) = entities::by_name(name) else {
+                applied.unknown.push(name.to_owned());
+                continue;
+            };
+            let ids: Vec<String> = rows.iter().map(|r| r.row_id.to_string()).collect();
+            let existing: BTreeSet<String> = sqlx::query_scalar(&format!(
+                "SELECT id FROM {} WHERE id IN (SELECT value FROM json_each(?))",
+                entity.table
+            ))
+            .bind(serde_json::to_string(&ids).unwrap_or_default())
+            .fetch_all(&mut *self.tx)
+            .await?
+            .into_iter()
+            .collect();
+            let mut fresh = Vec::new();
+            for row in rows {
+                if existing.contains(&row.row_id.to_string()) {
+                    let one = self.apply_snapshot_row(row).await?;
+                    applied.fields += one.fields;
+                    applied.stale += one.stale;
+                    applied.unknown.extend(one.unknown);
+                } else {
+                    fresh.push(row);
+                }
+            }
+            let one = self.insert_remote_rows(entity, &fresh).await?;
+            applied.fields += one.fields;
+            applied.unknown.extend(one.unknown);
+        }
+        Ok(applied)
+    }
+
+    /// Insert rows this device does not have, each field with its clock.
+    async fn insert_remote_rows(
+        &mut self,
+        entity: &'static EntityDef,
+        rows: &[&hub_protocol::wire::SnapshotRow],
+    ) -> Result<Applied> {
+        let mut applied = Applied::default();
+        let columns = entity.fields;
+        let per_row = columns.len() + 3;
+        for chunk in rows.chunks(MAX_PARAMS / per_row) {
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * per_row);
+            for row in chunk {
+                let mut clocks = Map::new();
+                let mut newest = 0;
+                let mut row_values = Map::new();
+                for (field, value) in &row.fields {
+                    let Some(clock) = row.clocks.get(field) else {
+                        continue;
+                    };
+                    let wall = self.wall();
+                    self.clock.observe(*clock, wall);
+                    self.last = Some(self.last.map_or(*clock, |l| l.max(*clock)));
+                    if !entity.has_field(field) {
+                        applied.unknown.push(format!("{}.{field}", entity.name));
+                        continue;
+                    }
+                    clocks.insert(field.clone(), Value::String(clock.to_string()));
+                    row_values.insert(field.clone(), normalise(value.clone()));
+                    newest = newest.max(clock.ms);
+                    applied.fields += 1;
+                }
+                let id = row.row_id.to_string();
+                values.push(Value::String(id.clone()));
+                values.extend(
+                    columns
+                        .iter()
+                        .map(|c| row_values.get(*c).cloned().unwrap_or(Value::Null)),
+                );
+                values.push(Value::String(Value::Object(clocks).to_string()));
+                values.push(json!(newest));
+                self.note_created(entity, &id, &row_values);
+            }
+            if chunk.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "INSERT INTO {table} (id, {cols}, clocks, updated_ms) VALUES {placeholders}",
+                table = entity.table,
+                cols = columns.join(", "),
+                placeholders = placeholders(per_row, chunk.len()),
+            );
+            let mut query = sqlx::query::<Sqlite>(&sql);
+            for value in &values {
+                query = bind_json(query, value);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Skip search indexing in this transaction: for a first sync, which
+    /// rebuilds the whole index once at the end ([`WriteTx::rebuild_search`]).
+    pub fn defer_search(&mut self) {
+        self.defer_search = true;
+    }
+
+    /// Rebuild the whole contact search index.
+    pub async fn rebuild_search(&mut self) -> Result<()> {
+        search::rebuild(&mut self.tx).await
+    }
+
     /// The merge of remote field versions into one row (see `apply_remote`).
     async fn apply_versions<'v>(
         &mut self,
@@ -561,7 +681,9 @@ impl WriteTx {
         // indexing once, as a new row.
         touched.retain(|id| !new.contains(id));
         let companies = std::mem::take(&mut self.touched_companies);
-        search::reindex(&mut self.tx, &new, &touched, &companies).await?;
+        if !self.defer_search {
+            search::reindex(&mut self.tx, &new, &touched, &companies).await?;
+        }
         if self.last.is_some() {
             // The clock's state: never below what it resumed from, except after
             // `restamp_outbox`, which lowers it on purpose.

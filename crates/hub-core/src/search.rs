@@ -24,35 +24,45 @@ pub(crate) async fn reindex(
     let by_id = "json_each(?) j CROSS JOIN contacts c ON c.id = j.value";
     let by_company = "json_each(?) j CROSS JOIN contacts c ON c.company_id = j.value";
     for chunk in new.iter().collect::<Vec<_>>().chunks(CHUNK) {
-        reindex_where(conn, by_id, chunk, false).await?;
+        reindex_where(conn, by_id, Some(chunk), false).await?;
     }
     for chunk in contacts.iter().collect::<Vec<_>>().chunks(CHUNK) {
-        reindex_where(conn, by_id, chunk, true).await?;
+        reindex_where(conn, by_id, Some(chunk), true).await?;
     }
     for chunk in companies.iter().collect::<Vec<_>>().chunks(CHUNK) {
-        reindex_where(conn, by_company, chunk, true).await?;
+        reindex_where(conn, by_company, Some(chunk), true).await?;
     }
     Ok(())
 }
 
+/// Rebuild the index of every contact (after a first sync, which defers it).
+pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("DELETE FROM contact_search")
+        .execute(&mut *conn)
+        .await?;
+    reindex_where(conn, "contacts c", None, false).await
+}
+
+/// (Re)index the contacts of `source` (a FROM clause naming contacts `c`),
+/// binding `ids` as its one parameter when given.
 async fn reindex_where(
     conn: &mut SqliteConnection,
     source: &str,
-    ids: &[&String],
+    ids: Option<&[&String]>,
     existing: bool,
 ) -> Result<()> {
-    let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    let ids = ids.map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()));
     if existing {
-        sqlx::query(&format!(
-            "DELETE FROM contact_search WHERE rowid IN (SELECT c.rk FROM {source})"
-        ))
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
+        let sql = format!("DELETE FROM contact_search WHERE rowid IN (SELECT c.rk FROM {source})");
+        let mut query = sqlx::query(&sql);
+        if let Some(ids) = &ids {
+            query = query.bind(ids);
+        }
+        query.execute(&mut *conn).await?;
     }
     // Phones are indexed as their E.164 digits and those digits without the
     // first 1-4 (the country code), so a number typed either way is found.
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO contact_search (rowid, name, emails, phones, company, sort_name)
          SELECT c.rk,
                 concat_ws(' ', c.display_name, c.first_name, c.last_name, c.title),
@@ -66,10 +76,12 @@ async fn reindex_where(
            FROM {source}
            LEFT JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
           WHERE c.deleted_at IS NULL"
-    ))
-    .bind(&ids)
-    .execute(&mut *conn)
-    .await?;
+    );
+    let mut query = sqlx::query(&sql);
+    if let Some(ids) = &ids {
+        query = query.bind(ids);
+    }
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 

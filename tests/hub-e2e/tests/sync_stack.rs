@@ -148,6 +148,20 @@ async fn scenario(servers: &[&TestServer], random_server: bool) {
             Some("Analyst")
         );
         assert_eq!(sync::status(&d.store).await.unwrap().pending, 0);
+        // Searchable on every device, by name, email and phone digits.
+        for typed in ["lovel", "ada@analyt", "20794"] {
+            let found = contacts::list(
+                &d.store,
+                &contacts::ContactQuery {
+                    search: Some(typed.into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(found.total, 1, "{typed}");
+        }
     }
 
     // Offline edits.

@@ -512,12 +512,15 @@ async fn snapshot<T: Transport>(
     loop {
         let page = transport.snapshot(after.as_deref(), PAGE).await?;
         let mut tx = store.write().await?;
+        // The search index is rebuilt once, after the last page.
+        tx.defer_search();
         note_server_time(store, tx.conn(), page.server_time).await?;
-        let mut floor = None;
-        for row in &page.rows {
-            report.applied_fields += tx.apply_snapshot_row(row).await?.fields as u64;
-            floor = floor.max(row.clocks.values().max().copied());
-        }
+        report.applied_fields += tx.apply_snapshot_rows(&page.rows).await?.fields as u64;
+        let floor = page
+            .rows
+            .iter()
+            .filter_map(|row| row.clocks.values().max().copied())
+            .max();
         report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
         raise_floor(&mut tx, floor).await?;
         report.snapshot_rows += page.rows.len() as u64;
@@ -538,6 +541,7 @@ async fn snapshot<T: Transport>(
                     .unwrap_or_else(|| page.as_of_seq.to_string());
                 set_meta(tx.conn(), key::CURSOR, &as_of).await?;
                 delete_meta(tx.conn(), &[key::SNAPSHOT_AFTER, key::SNAPSHOT_AS_OF]).await?;
+                tx.rebuild_search().await?;
                 tx.commit().await?;
                 progress(Progress {
                     phase: Phase::Snapshot,

@@ -272,7 +272,17 @@ impl Storage for PostgresStorage {
     }
 }
 
-super::sync::sync_storage!(PostgresStorage, same_uuid);
+super::sync::sync_storage!(PostgresStorage, same_uuid, json_texts, json_pairs);
+
+/// The texts of a JSON array parameter, as a subquery.
+fn json_texts(param: &str) -> String {
+    format!("SELECT jsonb_array_elements_text({param}::jsonb)")
+}
+
+/// The `[entity, row_id]` pairs of a JSON array parameter, as a subquery.
+fn json_pairs(param: &str) -> String {
+    format!("SELECT p->>0, p->>1 FROM jsonb_array_elements({param}::jsonb) AS p")
+}
 
 /// `workspaces.id` is a UUID column here.
 fn same_uuid(id: Uuid) -> Uuid {

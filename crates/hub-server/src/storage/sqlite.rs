@@ -309,4 +309,14 @@ impl Storage for SqliteStorage {
     }
 }
 
-super::sync::sync_storage!(SqliteStorage, text);
+super::sync::sync_storage!(SqliteStorage, text, json_texts, json_pairs);
+
+/// The texts of a JSON array parameter, as a subquery.
+fn json_texts(param: &str) -> String {
+    format!("SELECT value FROM json_each({param})")
+}
+
+/// The `[entity, row_id]` pairs of a JSON array parameter, as a subquery.
+fn json_pairs(param: &str) -> String {
+    format!("SELECT value ->> 0, value ->> 1 FROM json_each({param})")
+}

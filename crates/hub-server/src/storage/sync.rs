@@ -130,39 +130,100 @@ pub(crate) fn snapshot_rows(
     Ok(out)
 }
 
-/// Loads what a merge needs to know about one row.
-pub(crate) fn row_state(
-    versions: Vec<(String, String, String, Option<String>)>,
-    history: Vec<(String, String, String)>,
-) -> StorageResult<crate::sync::RowState> {
-    let mut state = crate::sync::RowState::default();
-    for (field, value, clock, base) in versions {
+/// What a merge needs to know of each row: its fields' current versions, and the base of
+/// every stored version (for ancestry lookups), from rows of `field_versions`
+/// `(entity, row_id, field, value, clock, base)` and `changes` `(entity, row_id, hlc,
+/// fields, base)`.
+#[allow(clippy::type_complexity)]
+pub(crate) fn row_states(
+    versions: Vec<(String, String, String, String, String, Option<String>)>,
+    history: Vec<(String, String, String, String, String)>,
+) -> StorageResult<HashMap<RowKey, crate::sync::RowState>> {
+    let mut states: HashMap<RowKey, crate::sync::RowState> = HashMap::new();
+    for (entity, row_id, field, value, clock, base) in versions {
         let version = Version {
             value: json(&value)?,
             clock: hlc(&clock)?,
             base: base.as_deref().map(hlc).transpose()?,
         };
-        state.current.insert(field, version);
+        states
+            .entry((entity, uuid(&row_id)?))
+            .or_default()
+            .current
+            .insert(field, version);
     }
-    for (clock, fields, base) in history {
+    for (entity, row_id, clock, fields, base) in history {
         let clock = hlc(&clock)?;
         let fields: BTreeMap<String, serde_json::Value> = json(&fields)?;
         let base: BTreeMap<String, Hlc> = json(&base)?;
+        let state = states.entry((entity, uuid(&row_id)?)).or_default();
         for field in fields.into_keys() {
             let b = base.get(&field).copied();
             state.history.insert((field, clock), b);
         }
     }
-    Ok(state)
+    Ok(states)
+}
+
+/// `($1, $2, …), (…)`: `rows` rows of `width` numbered parameters.
+pub(crate) fn values_sql(rows: usize, width: usize) -> String {
+    let mut sql = String::with_capacity(rows * width * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * width + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 pub(crate) type RowKey = (String, Uuid);
+
+/// A new `changes` row of a push.
+pub(crate) struct ChangeInsert {
+    pub seq: i64,
+    pub op_id: String,
+    pub device_id: String,
+    pub entity: String,
+    pub row_id: String,
+    pub hlc: String,
+    pub fields: String,
+    pub base: String,
+    pub payload_hash: String,
+    pub result: String,
+}
+
+/// A new `conflicts` row of a push.
+pub(crate) struct ConflictInsert {
+    pub id: String,
+    pub entity: String,
+    pub row_id: String,
+    pub field: String,
+    pub lost_value: String,
+    pub lost_clock: String,
+    pub lost_device: String,
+    pub winner_value: String,
+    pub winner_clock: String,
+    pub winner_device: String,
+    pub seq: i64,
+}
 pub(crate) type BatchSeen = HashMap<Uuid, (String, OpResult)>;
 
 /// Expands `push_changes`, `pull_changes` and `snapshot_page` for one backend.
 macro_rules! sync_storage {
-    ($storage:ty, $wid:path) => {
+    ($storage:ty, $wid:path, $json_texts:expr, $json_pairs:expr) => {
         impl $storage {
+            /// Merges a batch in one transaction with a fixed number of statements: one
+            /// read of the stored op ids, one of the touched rows' versions and history,
+            /// then multi-row inserts. (A statement per change and field made a push of
+            /// 1,000 creates cost ~15,000 round trips.)
             pub(crate) async fn push_changes_impl(
                 &self,
                 workspace_id: uuid::Uuid,
@@ -172,6 +233,7 @@ macro_rules! sync_storage {
                 use $crate::storage::sync::*;
                 use $crate::sync::{merge_change, payload_hash, OpResult, RowState};
                 use $crate::storage::StorageError;
+                use std::collections::HashMap;
                 let ws = workspace_id.hyphenated().to_string();
                 let mut tx = self.pool.begin().await?;
                 // Lock the workspace's counter row first: serialises pushes in the database.
@@ -185,10 +247,60 @@ macro_rules! sync_storage {
                     return Err(StorageError::NotFound("workspace"));
                 };
                 let start = seq;
-                let mut rows: std::collections::HashMap<RowKey, RowState> =
-                    std::collections::HashMap::new();
+
+                // Results already given for these op ids (a retry gets them verbatim).
+                let op_ids: Vec<String> =
+                    changes.iter().map(|c| c.op_id.hyphenated().to_string()).collect();
+                let stored: Vec<(String, String, String)> = sqlx::query_as(&format!(
+                    "SELECT op_id, payload_hash, result FROM changes \
+                     WHERE workspace_id = $1 AND op_id IN ({})",
+                    $json_texts("$2")
+                ))
+                .bind(&ws)
+                .bind(to_json(&op_ids)?)
+                .fetch_all(&mut *tx)
+                .await?;
+                let stored: HashMap<String, (String, String)> = stored
+                    .into_iter()
+                    .map(|(op, hash, result)| (op, (hash, result)))
+                    .collect();
+
+                // What the merge needs of every row the new changes touch.
+                let keys: std::collections::BTreeSet<(String, String)> = changes
+                    .iter()
+                    .filter(|c| !stored.contains_key(&c.op_id.hyphenated().to_string()))
+                    .map(|c| (c.entity.clone(), c.row_id.hyphenated().to_string()))
+                    .collect();
+                let keys_json = to_json(&keys.iter().collect::<Vec<_>>())?;
+                let versions: Vec<(String, String, String, String, String, Option<String>)> =
+                    sqlx::query_as(&format!(
+                        "SELECT entity, row_id, field, value, clock, base FROM field_versions \
+                         WHERE workspace_id = $1 AND (entity, row_id) IN ({})",
+                        $json_pairs("$2")
+                    ))
+                    .bind(&ws)
+                    .bind(&keys_json)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let history: Vec<(String, String, String, String, String)> =
+                    sqlx::query_as(&format!(
+                        "SELECT entity, row_id, hlc, fields, base FROM changes \
+                         WHERE workspace_id = $1 AND (entity, row_id) IN ({})",
+                        $json_pairs("$2")
+                    ))
+                    .bind(&ws)
+                    .bind(&keys_json)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut rows: HashMap<RowKey, RowState> = row_states(versions, history)?;
+
                 let mut seen: BatchSeen = BatchSeen::new();
                 let mut results = Vec::with_capacity(changes.len());
+                let mut new_changes: Vec<ChangeInsert> = Vec::new();
+                let mut dirty: std::collections::BTreeSet<(RowKey, String)> =
+                    std::collections::BTreeSet::new();
+                let mut new_conflicts: Vec<ConflictInsert> = Vec::new();
+                let mut conflict_ids = std::collections::HashSet::new();
                 for change in changes {
                     let hash = payload_hash(change);
                     if let Some((known, result)) = seen.get(&change.op_id) {
@@ -198,114 +310,61 @@ macro_rules! sync_storage {
                         results.push(result.clone());
                         continue;
                     }
-                    let stored: Option<(String, String)> = sqlx::query_as(
-                        "SELECT payload_hash, result FROM changes \
-                         WHERE workspace_id = $1 AND op_id = $2",
-                    )
-                    .bind(&ws)
-                    .bind(change.op_id.hyphenated().to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((known, result)) = stored {
-                        if known != hash {
+                    let op_text = change.op_id.hyphenated().to_string();
+                    if let Some((known, result)) = stored.get(&op_text) {
+                        if *known != hash {
                             return Err(StorageError::OpIdReused(change.op_id));
                         }
                         let result = OpResult {
                             op_id: change.op_id,
-                            status: json(&result)?,
+                            status: json(result)?,
                         };
                         seen.insert(change.op_id, (hash, result.clone()));
                         results.push(result);
                         continue;
                     }
                     let key = (change.entity.clone(), change.row_id);
-                    let row_text = change.row_id.hyphenated().to_string();
-                    if !rows.contains_key(&key) {
-                        let versions: Vec<(String, String, String, Option<String>)> =
-                            sqlx::query_as(
-                                "SELECT field, value, clock, base FROM field_versions \
-                                 WHERE workspace_id = $1 AND entity = $2 AND row_id = $3",
-                            )
-                            .bind(&ws)
-                            .bind(&change.entity)
-                            .bind(&row_text)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                        let history: Vec<(String, String, String)> = sqlx::query_as(
-                            "SELECT hlc, fields, base FROM changes \
-                             WHERE workspace_id = $1 AND entity = $2 AND row_id = $3",
-                        )
-                        .bind(&ws)
-                        .bind(&change.entity)
-                        .bind(&row_text)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                        rows.insert(key.clone(), row_state(versions, history)?);
-                    }
-                    let row = rows.get_mut(&key).expect("loaded above");
+                    let row = rows.entry(key.clone()).or_default();
                     let merged = merge_change(row, change);
                     seq += 1;
-                    sqlx::query(
-                        "INSERT INTO changes (workspace_id, seq, op_id, device_id, entity, \
-                         row_id, hlc, fields, base, received_at, payload_hash, result) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .bind(&ws)
-                    .bind(seq)
-                    .bind(change.op_id.hyphenated().to_string())
-                    .bind(change.device_id.0.hyphenated().to_string())
-                    .bind(&change.entity)
-                    .bind(&row_text)
-                    .bind(change.hlc.to_string())
-                    .bind(to_json(&change.fields)?)
-                    .bind(to_json(&change.base)?)
-                    .bind(now)
-                    .bind(&hash)
-                    .bind(to_json(&merged.status)?)
-                    .execute(&mut *tx)
-                    .await?;
-                    for (field, version) in &merged.writes {
-                        sqlx::query(
-                            "INSERT INTO field_versions \
-                             (workspace_id, entity, row_id, field, value, clock, base) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                             ON CONFLICT (workspace_id, entity, row_id, field) DO UPDATE SET \
-                             value = excluded.value, clock = excluded.clock, \
-                             base = excluded.base",
-                        )
-                        .bind(&ws)
-                        .bind(&change.entity)
-                        .bind(&row_text)
-                        .bind(field)
-                        .bind(to_json(&version.value)?)
-                        .bind(version.clock.to_string())
-                        .bind(version.base.map(|b| b.to_string()))
-                        .execute(&mut *tx)
-                        .await?;
+                    let row_text = change.row_id.hyphenated().to_string();
+                    new_changes.push(ChangeInsert {
+                        seq,
+                        op_id: op_text,
+                        device_id: change.device_id.0.hyphenated().to_string(),
+                        entity: change.entity.clone(),
+                        row_id: row_text.clone(),
+                        hlc: change.hlc.to_string(),
+                        fields: to_json(&change.fields)?,
+                        base: to_json(&change.base)?,
+                        payload_hash: hash.clone(),
+                        result: to_json(&merged.status)?,
+                    });
+                    for (field, _) in &merged.writes {
+                        dirty.insert((key.clone(), field.clone()));
                     }
                     for conflict in &merged.conflicts {
-                        sqlx::query(
-                            "INSERT INTO conflicts (workspace_id, id, entity, row_id, field, \
-                             lost_value, lost_clock, lost_device, winner_value, winner_clock, \
-                             winner_device, detected_at, seq) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                             ON CONFLICT (workspace_id, id) DO NOTHING",
-                        )
-                        .bind(&ws)
-                        .bind(conflict.id.hyphenated().to_string())
-                        .bind(&change.entity)
-                        .bind(&row_text)
-                        .bind(&conflict.field)
-                        .bind(to_json(&conflict.lost.value)?)
-                        .bind(conflict.lost.clock.to_string())
-                        .bind(conflict.lost.clock.device.0.hyphenated().to_string())
-                        .bind(to_json(&conflict.winner.value)?)
-                        .bind(conflict.winner.clock.to_string())
-                        .bind(conflict.winner.clock.device.0.hyphenated().to_string())
-                        .bind(now)
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
+                        if conflict_ids.insert(conflict.id) {
+                            new_conflicts.push(ConflictInsert {
+                                id: conflict.id.hyphenated().to_string(),
+                                entity: change.entity.clone(),
+                                row_id: row_text.clone(),
+                                field: conflict.field.clone(),
+                                lost_value: to_json(&conflict.lost.value)?,
+                                lost_clock: conflict.lost.clock.to_string(),
+                                lost_device: conflict.lost.clock.device.0.hyphenated().to_string(),
+                                winner_value: to_json(&conflict.winner.value)?,
+                                winner_clock: conflict.winner.clock.to_string(),
+                                winner_device: conflict
+                                    .winner
+                                    .clock
+                                    .device
+                                    .0
+                                    .hyphenated()
+                                    .to_string(),
+                                seq,
+                            });
+                        }
                     }
                     let result = OpResult {
                         op_id: change.op_id,
@@ -313,6 +372,88 @@ macro_rules! sync_storage {
                     };
                     seen.insert(change.op_id, (hash, result.clone()));
                     results.push(result);
+                }
+
+                // Every new change, with its seq (the pull feed and the history).
+                for chunk in new_changes.chunks(1000) {
+                    let sql = format!(
+                        "INSERT INTO changes (workspace_id, seq, op_id, device_id, entity, \
+                         row_id, hlc, fields, base, payload_hash, result, received_at) VALUES {}",
+                        values_sql(chunk.len(), 12)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for c in chunk {
+                        q = q
+                            .bind(&ws)
+                            .bind(c.seq)
+                            .bind(&c.op_id)
+                            .bind(&c.device_id)
+                            .bind(&c.entity)
+                            .bind(&c.row_id)
+                            .bind(&c.hlc)
+                            .bind(&c.fields)
+                            .bind(&c.base)
+                            .bind(&c.payload_hash)
+                            .bind(&c.result)
+                            .bind(now);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                // The final version of each field this batch wrote.
+                let writes: Vec<(&RowKey, &String, &hub_protocol::Version)> = dirty
+                    .iter()
+                    .map(|(key, field)| {
+                        let version = &rows[key].current[field];
+                        (key, field, version)
+                    })
+                    .collect();
+                for chunk in writes.chunks(4000) {
+                    let sql = format!(
+                        "INSERT INTO field_versions \
+                         (workspace_id, entity, row_id, field, value, clock, base) VALUES {} \
+                         ON CONFLICT (workspace_id, entity, row_id, field) DO UPDATE SET \
+                         value = excluded.value, clock = excluded.clock, base = excluded.base",
+                        values_sql(chunk.len(), 7)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for ((entity, row_id), field, version) in chunk {
+                        q = q
+                            .bind(&ws)
+                            .bind(entity)
+                            .bind(row_id.hyphenated().to_string())
+                            .bind(*field)
+                            .bind(to_json(&version.value)?)
+                            .bind(version.clock.to_string())
+                            .bind(version.base.map(|b| b.to_string()));
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                for chunk in new_conflicts.chunks(2000) {
+                    let sql = format!(
+                        "INSERT INTO conflicts (workspace_id, id, entity, row_id, field, \
+                         lost_value, lost_clock, lost_device, winner_value, winner_clock, \
+                         winner_device, seq, detected_at) VALUES {} \
+                         ON CONFLICT (workspace_id, id) DO NOTHING",
+                        values_sql(chunk.len(), 13)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for c in chunk {
+                        q = q
+                            .bind(&ws)
+                            .bind(&c.id)
+                            .bind(&c.entity)
+                            .bind(&c.row_id)
+                            .bind(&c.field)
+                            .bind(&c.lost_value)
+                            .bind(&c.lost_clock)
+                            .bind(&c.lost_device)
+                            .bind(&c.winner_value)
+                            .bind(&c.winner_clock)
+                            .bind(&c.winner_device)
+                            .bind(c.seq)
+                            .bind(now);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 if seq != start {
                     sqlx::query("UPDATE workspaces SET sync_seq = $1 WHERE id = $2")
@@ -390,7 +531,7 @@ macro_rules! sync_storage {
                     .unwrap_or_default();
                 let mut keys: Vec<(String, String)> = sqlx::query_as(
                     "SELECT DISTINCT entity, row_id FROM field_versions \
-                     WHERE workspace_id = $1 AND (entity > $2 OR (entity = $2 AND row_id > $3)) \
+                     WHERE workspace_id = $1 AND (entity, row_id) > ($2, $3) \
                      ORDER BY entity, row_id LIMIT $4",
                 )
                 .bind(&ws)
@@ -428,8 +569,7 @@ macro_rules! sync_storage {
                     sqlx::query_as(
                         "SELECT entity, row_id, field, value, clock, base FROM field_versions \
                          WHERE workspace_id = $1 \
-                         AND (entity > $2 OR (entity = $2 AND row_id > $3)) \
-                         AND (entity < $4 OR (entity = $4 AND row_id <= $5)) \
+                         AND (entity, row_id) > ($2, $3) AND (entity, row_id) <= ($4, $5) \
                          ORDER BY entity, row_id, field",
                     )
                     .bind(&ws)
@@ -443,8 +583,7 @@ macro_rules! sync_storage {
                 // before `as_of_seq` (later ones come again by pull; ids deduplicate).
                 let conflict_rows: Vec<ConflictRow> = sqlx::query_as(&format!(
                     "SELECT {CONFLICT_COLUMNS} FROM conflicts WHERE workspace_id = $1 \
-                     AND (entity > $2 OR (entity = $2 AND row_id > $3)) \
-                     AND (entity < $4 OR (entity = $4 AND row_id <= $5)) \
+                     AND (entity, row_id) > ($2, $3) AND (entity, row_id) <= ($4, $5) \
                      ORDER BY seq, id"
                 ))
                 .bind(&ws)
