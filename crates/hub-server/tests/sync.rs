@@ -571,6 +571,67 @@ async fn run_suite(url: &str) {
     assert_eq!(contact.fields["title"], json!("Chair"));
     assert_eq!(server.pull(&a.token, 0, 1000).await.changes.len(), total);
 
+    // Rows wider than a page's share of fields (32 per row) still come whole and once,
+    // at every page size: one with 80 fields, between two narrow ones.
+    let wide_fields: serde_json::Map<String, Value> = (0..80)
+        .map(|i| {
+            let name: String = [
+                "w",
+                &"abcdefghij"[i / 10..i / 10 + 1],
+                &"abcdefghij"[i % 10..i % 10 + 1],
+            ]
+            .concat();
+            (name, json!(i))
+        })
+        .collect();
+    let (narrow_a, wide, narrow_b) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let wide_changes = vec![
+        change(
+            da,
+            "widget",
+            narrow_a,
+            clock(da, t0 + 700),
+            json!({"name": "a"}),
+            &[],
+        ),
+        change(
+            da,
+            "widget",
+            wide,
+            clock(da, t0 + 701),
+            Value::Object(wide_fields),
+            &[],
+        ),
+        change(
+            da,
+            "widget",
+            narrow_b,
+            clock(da, t0 + 702),
+            json!({"name": "b"}),
+            &[],
+        ),
+    ];
+    server.push(&a.token, &wide_changes).await;
+    for limit in [1, 2, 3, 1000] {
+        let mut widgets = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = server.snapshot(&b.token, after.as_deref(), limit).await;
+            assert!(page.rows.len() as i64 <= limit);
+            widgets.extend(page.rows.into_iter().filter(|r| r.entity == "widget"));
+            match page.next_after {
+                Some(next) if page.has_more => after = Some(next),
+                _ => break,
+            }
+        }
+        let ids: Vec<Uuid> = widgets.iter().map(|r| r.row_id).collect();
+        let mut expected = vec![narrow_a, wide, narrow_b];
+        expected.sort();
+        assert_eq!(ids, expected, "limit {limit}");
+        let whole = widgets.iter().find(|r| r.row_id == wide).unwrap();
+        assert_eq!(whole.fields.len(), 80, "limit {limit}");
+    }
+
     // Without a token: 401.
     let response = server
         .http

@@ -529,19 +529,48 @@ macro_rules! sync_storage {
                 let (after_entity, after_row) = after
                     .map(|(e, r)| (e, r.hyphenated().to_string()))
                     .unwrap_or_default();
-                let mut keys: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT DISTINCT entity, row_id FROM field_versions \
-                     WHERE workspace_id = $1 AND (entity, row_id) > ($2, $3) \
-                     ORDER BY entity, row_id LIMIT $4",
-                )
-                .bind(&ws)
-                .bind(&after_entity)
-                .bind(&after_row)
-                .bind(limit + 1)
-                .fetch_all(&self.pool)
-                .await?;
-                let has_more = keys.len() as i64 > limit;
-                keys.truncate(limit as usize);
+                // One index range scan of field rows (no DISTINCT over the workspace,
+                // which made every page cost a pass over all of it): rows have a handful
+                // of fields, so `limit` rows fit in `limit * 32` field rows; a row cut off
+                // at the end of the scan goes to the next page.
+                let fetch = limit.saturating_mul(32);
+                let mut fields: Vec<(String, String, String, String, String, Option<String>)> =
+                    sqlx::query_as(
+                        "SELECT entity, row_id, field, value, clock, base FROM field_versions \
+                         WHERE workspace_id = $1 AND (entity, row_id) > ($2, $3) \
+                         ORDER BY entity, row_id, field LIMIT $4",
+                    )
+                    .bind(&ws)
+                    .bind(&after_entity)
+                    .bind(&after_row)
+                    .bind(fetch + 1)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let cut = fields.len() as i64 > fetch;
+                if cut {
+                    let (entity, row, ..) = fields.pop().expect("longer than fetch");
+                    let partial = |f: &(String, String, String, String, String, Option<String>)| {
+                        f.0 == entity && f.1 == row
+                    };
+                    if fields.iter().all(partial) {
+                        // One row with more fields than a page holds: send it whole.
+                        fields = sqlx::query_as(
+                            "SELECT entity, row_id, field, value, clock, base FROM field_versions \
+                             WHERE workspace_id = $1 AND entity = $2 AND row_id = $3 \
+                             ORDER BY field",
+                        )
+                        .bind(&ws)
+                        .bind(&entity)
+                        .bind(&row)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    } else {
+                        fields.retain(|f| !partial(f));
+                    }
+                }
+                let mut rows = snapshot_rows(fields)?;
+                let has_more = cut || rows.len() as i64 > limit;
+                rows.truncate(limit as usize);
                 // For a progress bar, on the first page: every row written by a hub
                 // device has a tombstone field (null while alive), so count those.
                 let total_rows = if after_entity.is_empty() {
@@ -556,7 +585,10 @@ macro_rules! sync_storage {
                 } else {
                     None
                 };
-                let Some(last) = keys.last().cloned() else {
+                let Some(last) = rows
+                    .last()
+                    .map(|r| (r.entity.clone(), r.row_id.hyphenated().to_string()))
+                else {
                     return Ok($crate::storage::SnapshotPage {
                         as_of_seq,
                         rows: Vec::new(),
@@ -565,20 +597,6 @@ macro_rules! sync_storage {
                         total_rows,
                     });
                 };
-                let fields: Vec<(String, String, String, String, String, Option<String>)> =
-                    sqlx::query_as(
-                        "SELECT entity, row_id, field, value, clock, base FROM field_versions \
-                         WHERE workspace_id = $1 \
-                         AND (entity, row_id) > ($2, $3) AND (entity, row_id) <= ($4, $5) \
-                         ORDER BY entity, row_id, field",
-                    )
-                    .bind(&ws)
-                    .bind(&after_entity)
-                    .bind(&after_row)
-                    .bind(&last.0)
-                    .bind(&last.1)
-                    .fetch_all(&self.pool)
-                    .await?;
                 // The conflicts of these rows, so a new device also gets the ones recorded
                 // before `as_of_seq` (later ones come again by pull; ids deduplicate).
                 let conflict_rows: Vec<ConflictRow> = sqlx::query_as(&format!(
@@ -595,7 +613,7 @@ macro_rules! sync_storage {
                 .await?;
                 Ok($crate::storage::SnapshotPage {
                     as_of_seq,
-                    rows: snapshot_rows(fields)?,
+                    rows,
                     conflicts: conflict_rows
                         .into_iter()
                         .map(conflict_from_row)
