@@ -16,7 +16,7 @@ mod transport;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hub_protocol::wire::{LoginRequest, OpStatus, MAX_PUSH_CHANGES};
+use hub_protocol::wire::{LoginRequest, OpStatus, SnapshotResponse, MAX_PUSH_CHANGES};
 use hub_protocol::{Change, Hlc};
 use serde::Serialize;
 use ts_rs::TS;
@@ -508,55 +508,72 @@ async fn snapshot<T: Transport>(
     progress: &mut impl FnMut(Progress),
     report: &mut Report,
 ) -> Result<(), SyncError> {
-    let mut after = meta(store, key::SNAPSHOT_AFTER).await?;
+    let after = meta(store, key::SNAPSHOT_AFTER).await?;
+    let mut page = transport.snapshot(after.as_deref(), PAGE).await?;
+    let mut total = None;
     loop {
-        let page = transport.snapshot(after.as_deref(), PAGE).await?;
-        let mut tx = store.write().await?;
-        // The search index is rebuilt once, after the last page.
-        tx.defer_search();
-        note_server_time(store, tx.conn(), page.server_time).await?;
-        report.applied_fields += tx.apply_snapshot_rows(&page.rows).await?.fields as u64;
-        let floor = page
-            .rows
-            .iter()
-            .filter_map(|row| row.clocks.values().max().copied())
-            .max();
-        report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
-        raise_floor(&mut tx, floor).await?;
-        report.snapshot_rows += page.rows.len() as u64;
-        // The first page's position is where pull resumes: everything up to it
-        // is in the snapshot, anything later comes again by pull.
-        if meta_in(&mut tx, key::SNAPSHOT_AS_OF).await?.is_none() {
-            set_meta(tx.conn(), key::SNAPSHOT_AS_OF, &page.as_of_seq.to_string()).await?;
-        }
-        match (&page.next_after, page.has_more) {
-            (Some(next), true) => {
-                set_meta(tx.conn(), key::SNAPSHOT_AFTER, next).await?;
-                tx.commit().await?;
-                after = Some(next.clone());
+        total = total.or(page.total_rows.map(|t| t as u64));
+        // Fetch the next page while this one is written: the network and the
+        // server overlap with the local inserts.
+        let next_key = page.next_after.clone().filter(|_| page.has_more);
+        let prefetch = async {
+            match &next_key {
+                Some(key) => Some(transport.snapshot(Some(key), PAGE).await),
+                None => None,
             }
-            _ => {
-                let as_of = meta_in(&mut tx, key::SNAPSHOT_AS_OF)
-                    .await?
-                    .unwrap_or_else(|| page.as_of_seq.to_string());
-                set_meta(tx.conn(), key::CURSOR, &as_of).await?;
-                delete_meta(tx.conn(), &[key::SNAPSHOT_AFTER, key::SNAPSHOT_AS_OF]).await?;
-                tx.rebuild_search().await?;
-                tx.commit().await?;
-                progress(Progress {
-                    phase: Phase::Snapshot,
-                    done: report.snapshot_rows,
-                    total: page.total_rows.map(|t| t as u64),
-                });
-                return Ok(());
-            }
-        }
+        };
+        let (applied, next) = tokio::join!(apply_snapshot_page(store, &page, report), prefetch);
+        applied?;
         progress(Progress {
             phase: Phase::Snapshot,
             done: report.snapshot_rows,
-            total: page.total_rows.map(|t| t as u64),
+            total,
         });
+        match next {
+            Some(next) => page = next?,
+            None => return Ok(()),
+        }
     }
+}
+
+/// One snapshot page in one transaction, with the position of the next page
+/// (or, after the last, the pull cursor and the search index).
+async fn apply_snapshot_page(
+    store: &Store,
+    page: &SnapshotResponse,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let mut tx = store.write().await?;
+    // The search index is rebuilt once, after the last page.
+    tx.defer_search();
+    note_server_time(store, tx.conn(), page.server_time).await?;
+    report.applied_fields += tx.apply_snapshot_rows(&page.rows).await?.fields as u64;
+    let floor = page
+        .rows
+        .iter()
+        .filter_map(|row| row.clocks.values().max().copied())
+        .max();
+    report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
+    raise_floor(&mut tx, floor).await?;
+    report.snapshot_rows += page.rows.len() as u64;
+    // The first page's position is where pull resumes: everything up to it
+    // is in the snapshot, anything later comes again by pull.
+    if meta_in(&mut tx, key::SNAPSHOT_AS_OF).await?.is_none() {
+        set_meta(tx.conn(), key::SNAPSHOT_AS_OF, &page.as_of_seq.to_string()).await?;
+    }
+    match (&page.next_after, page.has_more) {
+        (Some(next), true) => set_meta(tx.conn(), key::SNAPSHOT_AFTER, next).await?,
+        _ => {
+            let as_of = meta_in(&mut tx, key::SNAPSHOT_AS_OF)
+                .await?
+                .unwrap_or_else(|| page.as_of_seq.to_string());
+            set_meta(tx.conn(), key::CURSOR, &as_of).await?;
+            delete_meta(tx.conn(), &[key::SNAPSHOT_AFTER, key::SNAPSHOT_AS_OF]).await?;
+            tx.rebuild_search().await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn pull<T: Transport>(
