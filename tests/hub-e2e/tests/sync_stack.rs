@@ -1,6 +1,6 @@
 //! Acceptance 2 and 3b of the sync issue: a real hub-server (port 0) and three devices with
-//! real SQLite files, on both backends; and two server processes' worth of routers on one
-//! PostgreSQL database, with the devices talking to either at random.
+//! real SQLite files, on both backends; and two `hub-server` processes on one PostgreSQL
+//! database, with the devices talking to either at random.
 
 #[path = "../../../crates/hub-server/tests/common/pg.rs"]
 mod pg;
@@ -8,7 +8,9 @@ mod pg;
 use hub_core::contacts::{self, Contact, ContactInput, EmailEntry, PhoneEntry};
 use hub_core::sync::{self, HttpTransport};
 use hub_core::{conflicts, Store};
-use hub_e2e::{device_rows, spawn_server_with, TestServer};
+use hub_e2e::{
+    create_workspace_process, device_rows, spawn_server_with, ServerProcess, TestServer,
+};
 use hub_server::auth::Password;
 use hub_server::{accounts, AppState, Database, DatabaseUrl, Passwords};
 use pg::{Availability, TestPostgres};
@@ -75,8 +77,10 @@ async fn server_on(db: &Database, passwords: &Passwords) -> TestServer {
 }
 
 /// A edits a phone, B the email, C deletes, A and B both change the title — all offline.
-async fn scenario(servers: &[&TestServer], random_server: bool) {
-    let first = servers[0].base_url();
+/// `servers` are base URLs of servers sharing one database; with `random_server`, each
+/// round goes to one of them, chosen pseudo-randomly.
+async fn scenario(servers: &[String], random_server: bool) {
+    let first = servers[0].clone();
     let mut devices = Vec::new();
     let mut tokens = Vec::new();
     for name in ["A", "B", "C"] {
@@ -109,8 +113,7 @@ async fn scenario(servers: &[&TestServer], random_server: bool) {
     let mut route = |devices: &mut Vec<Device>, i: usize| {
         if random_server {
             pick = (pick * 7 + 3 + i) % servers.len();
-            let server = servers[pick].base_url();
-            devices[i].via(&server, &tokens[i]);
+            devices[i].via(&servers[pick], &tokens[i]);
         }
     };
 
@@ -266,7 +269,7 @@ async fn three_devices_converge_on_sqlite() {
     let url = format!("sqlite://{}", dir.path().join("server.db").display());
     let (db, pw) = workspace(&url).await;
     let server = server_on(&db, &pw).await;
-    scenario(&[&server], false).await;
+    scenario(&[server.base_url()], false).await;
 }
 
 #[tokio::test]
@@ -281,13 +284,14 @@ async fn three_devices_converge_on_postgres() {
     let url = pg.fresh_database("hub_e2e_three").await;
     let (db, pw) = workspace(&url).await;
     let server = server_on(&db, &pw).await;
-    scenario(&[&server], false).await;
+    scenario(&[server.base_url()], false).await;
 }
 
-/// Acceptance 3b: two servers, each with its own connection pool (as two processes would
-/// have), on one PostgreSQL database; every round goes to either at random.
+/// Acceptance 3b: two `hub-server` processes on one PostgreSQL database serve the same
+/// workspace; every round of every device goes to either, chosen at random. The ordering
+/// lock lives in the database, so no pull skips a row and all converge.
 #[tokio::test]
-async fn two_servers_on_one_postgres_serve_the_same_workspace() {
+async fn two_server_processes_on_one_postgres_serve_the_same_workspace() {
     let pg = match TestPostgres::start_or_skip() {
         Availability::Started(pg) => pg,
         Availability::Skipped(why) => {
@@ -296,43 +300,32 @@ async fn two_servers_on_one_postgres_serve_the_same_workspace() {
         }
     };
     let url = pg.fresh_database("hub_e2e_two_servers").await;
-    let (db, pw) = workspace(&url).await;
-    let one = server_on(&db, &pw).await;
-    let other_db = Database::open(&DatabaseUrl::parse(&url).unwrap())
-        .await
-        .unwrap();
-    let two = server_on(&other_db, &pw).await;
-    scenario(&[&one, &two], true).await;
+    create_workspace_process(&url, "Acme", "owner@example.com", PASSWORD);
+    let one = ServerProcess::start(&url);
+    let two = ServerProcess::start(&url);
+    assert_ne!(one.pid(), two.pid());
+    let urls = [one.base_url(), two.base_url()];
+    scenario(&urls, true).await;
+    for server in [&one, &two] {
+        let pushes = server.log().iter().filter(|l| l.contains("push")).count();
+        assert!(pushes > 0, "each process served pushes: {:#?}", server.log());
+    }
 
     // The same workspace at another address (a server that moved) keeps the database's
     // history: signing in there is fine, and the next round has nothing to redo.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("hub.db")).await.unwrap();
-    let first = sync::sign_in(
-        &store,
-        &one.base_url(),
-        "owner@example.com",
-        PASSWORD,
-        "D",
-        None,
-    )
-    .await
-    .unwrap();
-    let t = HttpTransport::new(&one.base_url(), &first.token).unwrap();
+    let first = sync::sign_in(&store, &urls[0], "owner@example.com", PASSWORD, "D", None)
+        .await
+        .unwrap();
+    let t = HttpTransport::new(&urls[0], &first.token).unwrap();
     let report = sync::sync_once(&store, &t, |_| {}).await.unwrap();
     assert!(report.snapshot_rows > 0);
-    let moved = sync::sign_in(
-        &store,
-        &two.base_url(),
-        "owner@example.com",
-        PASSWORD,
-        "D",
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(moved.account.server, two.base_url());
-    let t = HttpTransport::new(&two.base_url(), &moved.token).unwrap();
+    let moved = sync::sign_in(&store, &urls[1], "owner@example.com", PASSWORD, "D", None)
+        .await
+        .unwrap();
+    assert_eq!(moved.account.server, urls[1]);
+    let t = HttpTransport::new(&urls[1], &moved.token).unwrap();
     let report = sync::sync_once(&store, &t, |_| {}).await.unwrap();
     assert_eq!((report.snapshot_rows, report.pulled), (0, 0));
 }
