@@ -308,7 +308,11 @@ async fn two_server_processes_on_one_postgres_serve_the_same_workspace() {
     scenario(&urls, true).await;
     for server in [&one, &two] {
         let pushes = server.log().iter().filter(|l| l.contains("push")).count();
-        assert!(pushes > 0, "each process served pushes: {:#?}", server.log());
+        assert!(
+            pushes > 0,
+            "each process served pushes: {:#?}",
+            server.log()
+        );
     }
 
     // The same workspace at another address (a server that moved) keeps the database's
