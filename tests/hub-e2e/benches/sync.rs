@@ -50,7 +50,7 @@ async fn run(n: usize) {
         .await
         .unwrap();
     let passwords = Passwords::cheap_for_tests();
-    accounts::create_workspace(
+    let workspace = accounts::create_workspace(
         &db,
         &passwords,
         "Bench",
@@ -58,7 +58,8 @@ async fn run(n: usize) {
         Some(Password::parse(PASSWORD.to_owned()).unwrap()),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .workspace_id;
     let server = spawn_server_with(AppState::with_passwords(db.clone(), passwords)).await;
     let base = server.base_url();
     let dir = tempfile::tempdir().unwrap();
@@ -140,6 +141,21 @@ async fn run(n: usize) {
     }
     println!(
         "  of which fetching the snapshot pages alone: {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    let start = Instant::now();
+    let mut after = None;
+    loop {
+        let page = hub_server::Storage::snapshot_page(&db, workspace, after, sync::PAGE)
+            .await
+            .unwrap();
+        if !page.has_more {
+            break;
+        }
+        after = page.rows.last().map(|r| (r.entity.clone(), r.row_id));
+    }
+    println!(
+        "  of which the server's storage reads: {:.1} s",
         start.elapsed().as_secs_f64()
     );
     println!(

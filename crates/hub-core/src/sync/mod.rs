@@ -454,10 +454,12 @@ async fn push<T: Transport>(
                 note_server_time(store, tx.conn(), answer.server_time).await?;
                 let mut floor = None;
                 let mut rejected = 0;
+                let mut acked = Vec::with_capacity(batch.len());
                 for result in &answer.results {
                     let Some(change) = batch.iter().find(|c| c.op_id == result.op_id) else {
                         continue;
                     };
+                    acked.push(change.op_id.to_string());
                     if let OpStatus::Rejected { reason } = &result.status {
                         sqlx::query(
                             "INSERT OR IGNORE INTO rejected_changes (op_id, change, reason, rejected_at) VALUES (?, ?, ?, ?)",
@@ -473,12 +475,14 @@ async fn push<T: Transport>(
                     } else {
                         floor = floor.max(Some(change.hlc));
                     }
-                    sqlx::query("DELETE FROM change_log WHERE op_id = ?")
-                        .bind(change.op_id.to_string())
-                        .execute(tx.conn())
-                        .await
-                        .map_err(crate::Error::from)?;
                 }
+                sqlx::query(
+                    "DELETE FROM change_log WHERE op_id IN (SELECT value FROM json_each(?))",
+                )
+                .bind(serde_json::to_string(&acked).unwrap_or_default())
+                .execute(tx.conn())
+                .await
+                .map_err(crate::Error::from)?;
                 raise_floor(&mut tx, floor).await?;
                 tx.commit().await?;
                 report.rejected += rejected;
