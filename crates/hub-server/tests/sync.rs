@@ -571,7 +571,7 @@ async fn run_suite(url: &str) {
     assert_eq!(contact.fields["title"], json!("Chair"));
     assert_eq!(server.pull(&a.token, 0, 1000).await.changes.len(), total);
 
-    // Rows wider than a page's share of fields (32 per row) still come whole and once,
+    // Rows wider than a page's share of fields (12 per row) still come whole and once,
     // at every page size: one with 80 fields, between two narrow ones.
     let wide_fields: serde_json::Map<String, Value> = (0..80)
         .map(|i| {
