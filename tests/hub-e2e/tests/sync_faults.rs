@@ -4,9 +4,9 @@
 //! faults: dropped requests, pushes committed but answered into the void, duplicated
 //! pushes, lost pull pages, and wall clocks up to ±24 h wrong. After healing:
 //! - every replica equals the server (every row, field, value and clock);
-//! - every write is current, or overwritten by a writer that had seen it (it is on the
-//!   current version's chain of `base` links in the server's history), or kept in
-//!   `conflicts` (or its value is the current value: equal values never conflict);
+//! - every write is current (or its value is), kept in `conflicts`, or overwritten by a
+//!   writer that had seen it — it is on the `base` chain, in the server's history, of a
+//!   version that is itself current or kept;
 //! - replaying any push or pull page changes nothing.
 //!
 //! The checker is tested too: the same history merged "last to arrive wins" fails it.
@@ -183,8 +183,8 @@ struct ServerView {
     conflicts: Vec<ConflictRecord>,
 }
 
-/// The invariant: every write is current (or its value is), overwritten by a writer that
-/// had seen it, or kept as a conflict.
+/// The invariant: every write is current (or its value is), kept as a conflict, or
+/// overwritten by a writer that had seen it where that overwrite is itself current or kept.
 fn check(writes: &[Write], server: &ServerView) -> Result<(), String> {
     let base_of: HashMap<(FieldKey, Hlc), Option<Hlc>> = server
         .history
@@ -228,17 +228,26 @@ fn check(writes: &[Write], server: &ServerView) -> Result<(), String> {
         if clocks.is_empty() {
             return Err(format!("{w:?} never reached the server"));
         }
+        // What survives is the current version and every version kept as a conflict; a
+        // write is safe when one of them is it or was written by someone who had seen it
+        // (it is on that version's chain of `base` links). E.g. a value its own writer
+        // replaced, whose replacement then lost a race and became a conflict.
+        let kept_roots = std::iter::once(*current_clock).chain(
+            lost.iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, clock)| *clock),
+        );
         let mut ancestors = HashSet::new();
-        let mut at = Some(*current_clock);
-        while let Some(clock) = at {
-            if !ancestors.insert(clock) {
-                break;
+        for root in kept_roots {
+            let mut at = Some(root);
+            while let Some(clock) = at {
+                if !ancestors.insert(clock) {
+                    break;
+                }
+                at = base_of.get(&(key.clone(), clock)).copied().flatten();
             }
-            at = base_of.get(&(key.clone(), clock)).copied().flatten();
         }
-        let kept = clocks
-            .iter()
-            .any(|c| ancestors.contains(c) || lost.contains(&(key.clone(), *c)));
+        let kept = clocks.iter().any(|c| ancestors.contains(c));
         if !kept {
             return Err(format!(
                 "{w:?} was silently lost: current is {current_value} at {current_clock}"
@@ -685,6 +694,76 @@ fn a_day_of_clock_skew_either_way_loses_nothing() {
             Sync {
                 device: 0,
                 fault: Fault::None,
+            },
+        ],
+    };
+    runtime().block_on(run_case(case, as_is)).unwrap();
+}
+
+/// A case the property test found in CI (kept as a regression test).
+#[test]
+fn regression_title_edit_after_lost_responses() {
+    use Fault::*;
+    use Step::*;
+    let t = |device, contact, field, value| Edit {
+        device,
+        contact,
+        field,
+        value,
+    };
+    let case = Case {
+        skews: vec![60004, DAY_MS, 0],
+        steps: vec![
+            Sync {
+                device: 0,
+                fault: LoseResponse,
+            },
+            t(2, 2, "notes", 1),
+            Create { device: 0 },
+            Sync {
+                device: 0,
+                fault: DuplicatePush,
+            },
+            Sync {
+                device: 2,
+                fault: DuplicatePush,
+            },
+            Sync {
+                device: 1,
+                fault: LosePullPage,
+            },
+            t(1, 2, "title", 2),
+            Sync {
+                device: 0,
+                fault: None,
+            },
+            t(2, 2, "title", 1),
+            t(1, 2, "title", 1),
+            Sync {
+                device: 1,
+                fault: DropRequest,
+            },
+            Delete {
+                device: 2,
+                contact: 1,
+            },
+            t(2, 1, "title", 2),
+            Sync {
+                device: 0,
+                fault: None,
+            },
+            t(2, 0, "notes", 2),
+            Sync {
+                device: 1,
+                fault: LoseResponse,
+            },
+            t(1, 0, "title", 1),
+            t(2, 2, "title", 1),
+            t(0, 2, "title", 0),
+            t(0, 1, "title", 1),
+            Sync {
+                device: 1,
+                fault: LoseResponse,
             },
         ],
     };
