@@ -687,10 +687,7 @@ impl WriteTx {
         if self.last.is_some() {
             // The clock's state: never below what it resumed from, except after
             // `restamp_outbox`, which lowers it on purpose.
-            sqlx::query("INSERT INTO meta (key, value) VALUES ('hlc', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                .bind(self.clock.state().to_string())
-                .execute(&mut *self.tx)
-                .await?;
+            crate::store::meta_set(&mut *self.tx, "hlc", &self.clock.state().to_string()).await?;
         }
         self.tx.commit().await?;
         Ok(())

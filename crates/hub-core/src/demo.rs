@@ -453,11 +453,8 @@ fn contact_input(
 async fn remember_companies(store: &Store, ids: &[Uuid]) -> Result<()> {
     let mut all = demo_companies(store).await?;
     all.extend(ids.iter().map(|id| id.to_string()));
-    sqlx::query("INSERT INTO meta (key, value) VALUES ('demo_companies', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-        .bind(serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()))
-        .execute(store.pool())
-        .await?;
-    Ok(())
+    let all = serde_json::to_string(&all).unwrap_or_else(|_| "[]".into());
+    crate::store::meta_set(store.pool(), "demo_companies", &all).await
 }
 
 async fn demo_companies(store: &Store) -> Result<Vec<String>> {

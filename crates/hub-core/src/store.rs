@@ -178,10 +178,7 @@ impl Store {
     /// Change and persist the default phone region (e.g. `"GB"`).
     pub async fn set_default_region(&self, code: &str) -> Result<Region> {
         let region = Region::parse(code)?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('default_region', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(region.code())
-            .execute(&self.pool)
-            .await?;
+        meta_set(&self.pool, "default_region", &region.code()).await?;
         *self.region.write().unwrap_or_else(|e| e.into_inner()) = region;
         Ok(region)
     }
@@ -210,6 +207,33 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A value of the `meta` table (device id, clock, settings, sync position).
+pub(crate) async fn meta_get<'e>(
+    ex: impl sqlx::SqliteExecutor<'e>,
+    key: &str,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        .bind(key)
+        .fetch_optional(ex)
+        .await?)
+}
+
+/// Set a value of the `meta` table.
+pub(crate) async fn meta_set<'e>(
+    ex: impl sqlx::SqliteExecutor<'e>,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(ex)
+    .await?;
+    Ok(())
 }
 
 fn busy_timeout() -> Duration {

@@ -23,7 +23,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::changes::{self, WriteTx};
-use crate::store::Store;
+use crate::store::{meta_get, meta_set, Store};
 use crate::{conflicts, demo};
 
 pub use transport::{normalise_server, HttpTransport, PushAnswer, Transport};
@@ -193,24 +193,6 @@ mod key {
     pub const LAST_ERROR: &str = "sync.last_error";
 }
 
-async fn meta(store: &Store, key: &str) -> crate::Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
-        .bind(key)
-        .fetch_optional(store.pool())
-        .await?)
-}
-
-async fn set_meta(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> crate::Result<()> {
-    sqlx::query(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(key)
-    .bind(value)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 async fn delete_meta(conn: &mut sqlx::SqliteConnection, keys: &[&str]) -> crate::Result<()> {
     for key in keys {
         sqlx::query("DELETE FROM meta WHERE key = ?")
@@ -224,7 +206,7 @@ async fn delete_meta(conn: &mut sqlx::SqliteConnection, keys: &[&str]) -> crate:
 /// Whether this database has ever signed in to a sync server (it then syncs
 /// with that workspace for life, signed in or not).
 pub async fn is_bound(store: &Store) -> crate::Result<bool> {
-    Ok(meta(store, key::BOUND).await?.is_some())
+    Ok(meta_get(store.pool(), key::BOUND).await?.is_some())
 }
 
 /// The account this database is signed in to, if any.
@@ -280,7 +262,7 @@ pub async fn sign_in(
     // The workspace decides, not the address: a server that moved (new host
     // or port, same database) is the same workspace and keeps its history.
     let workspace_of = |b: &str| b.rsplit(' ').next().unwrap_or_default().to_owned();
-    if let Some(previous) = meta(store, key::BOUND)
+    if let Some(previous) = meta_get(store.pool(), key::BOUND)
         .await?
         .filter(|b| workspace_of(b) != answer.workspace_id.to_string())
     {
@@ -314,7 +296,7 @@ pub async fn sign_in(
         (key::DEVICE_NAME, &account.device_name),
         (key::BOUND, &bound),
     ] {
-        set_meta(&mut tx, k, v).await?;
+        meta_set(&mut *tx, k, v).await?;
     }
     delete_meta(&mut tx, &[key::LAST_ERROR]).await?;
     tx.commit().await.map_err(crate::Error::from)?;
@@ -356,9 +338,9 @@ pub async fn status(store: &Store) -> crate::Result<SyncStatus> {
         pending: count("SELECT count(*) FROM change_log").await?,
         rejected: count("SELECT count(*) FROM rejected_changes").await?,
         open_conflicts: conflicts::open_count(store).await?,
-        last_sync_at: meta(store, key::LAST_SYNC).await?,
-        last_error: meta(store, key::LAST_ERROR).await?,
-        initial_sync_done: meta(store, key::CURSOR).await?.is_some(),
+        last_sync_at: meta_get(store.pool(), key::LAST_SYNC).await?,
+        last_error: meta_get(store.pool(), key::LAST_ERROR).await?,
+        initial_sync_done: meta_get(store.pool(), key::CURSOR).await?.is_some(),
     })
 }
 
@@ -374,12 +356,12 @@ pub async fn sync_once<T: Transport>(
     let mut conn = store.pool().acquire().await.map_err(crate::Error::from)?;
     match &result {
         Ok(_) => {
-            set_meta(&mut conn, key::LAST_SYNC, &changes::now_rfc3339()).await?;
+            meta_set(&mut *conn, key::LAST_SYNC, &changes::now_rfc3339()).await?;
             delete_meta(&mut conn, &[key::LAST_ERROR]).await?;
         }
         // Not being signed in is a state, shown as such, not a failed sync.
         Err(SyncError::NotSignedIn) => {}
-        Err(e) => set_meta(&mut conn, key::LAST_ERROR, &e.to_string()).await?,
+        Err(e) => meta_set(&mut *conn, key::LAST_ERROR, &e.to_string()).await?,
     }
     result
 }
@@ -397,7 +379,7 @@ async fn round<T: Transport>(
     }
     let mut report = Report::default();
     push(store, transport, progress, &mut report).await?;
-    if meta(store, key::CURSOR).await?.is_none() {
+    if meta_get(store.pool(), key::CURSOR).await?.is_none() {
         snapshot(store, transport, progress, &mut report).await?;
     }
     pull(store, transport, progress, &mut report).await?;
@@ -435,7 +417,9 @@ async fn push<T: Transport>(
                 note_server_time(store, tx.conn(), server_time).await?;
                 // A fresh handle so the new offset applies to the re-stamp.
                 tx.commit().await?;
-                let floor = meta(store, key::FLOOR).await?.and_then(|f| f.parse().ok());
+                let floor = meta_get(store.pool(), key::FLOOR)
+                    .await?
+                    .and_then(|f| f.parse().ok());
                 let mut tx = store.write().await?;
                 report.restamped += tx.restamp_outbox(floor).await? as u64;
                 tx.commit().await?;
@@ -512,7 +496,7 @@ async fn snapshot<T: Transport>(
     progress: &mut impl FnMut(Progress),
     report: &mut Report,
 ) -> Result<(), SyncError> {
-    let after = meta(store, key::SNAPSHOT_AFTER).await?;
+    let after = meta_get(store.pool(), key::SNAPSHOT_AFTER).await?;
     let mut page = transport.snapshot(after.as_deref(), PAGE).await?;
     let mut total = None;
     loop {
@@ -562,16 +546,16 @@ async fn apply_snapshot_page(
     report.snapshot_rows += page.rows.len() as u64;
     // The first page's position is where pull resumes: everything up to it
     // is in the snapshot, anything later comes again by pull.
-    if meta_in(&mut tx, key::SNAPSHOT_AS_OF).await?.is_none() {
-        set_meta(tx.conn(), key::SNAPSHOT_AS_OF, &page.as_of_seq.to_string()).await?;
+    if meta_get(tx.conn(), key::SNAPSHOT_AS_OF).await?.is_none() {
+        meta_set(tx.conn(), key::SNAPSHOT_AS_OF, &page.as_of_seq.to_string()).await?;
     }
     match (&page.next_after, page.has_more) {
-        (Some(next), true) => set_meta(tx.conn(), key::SNAPSHOT_AFTER, next).await?,
+        (Some(next), true) => meta_set(tx.conn(), key::SNAPSHOT_AFTER, next).await?,
         _ => {
-            let as_of = meta_in(&mut tx, key::SNAPSHOT_AS_OF)
+            let as_of = meta_get(tx.conn(), key::SNAPSHOT_AS_OF)
                 .await?
                 .unwrap_or_else(|| page.as_of_seq.to_string());
-            set_meta(tx.conn(), key::CURSOR, &as_of).await?;
+            meta_set(tx.conn(), key::CURSOR, &as_of).await?;
             delete_meta(tx.conn(), &[key::SNAPSHOT_AFTER, key::SNAPSHOT_AS_OF]).await?;
             tx.rebuild_search().await?;
         }
@@ -587,7 +571,7 @@ async fn pull<T: Transport>(
     report: &mut Report,
 ) -> Result<(), SyncError> {
     loop {
-        let cursor: i64 = meta(store, key::CURSOR)
+        let cursor: i64 = meta_get(store.pool(), key::CURSOR)
             .await?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
@@ -596,7 +580,7 @@ async fn pull<T: Transport>(
         // Another round (the app and `hub sync` share the database) may have
         // applied this page meanwhile: applying again is harmless, but the
         // cursor must not move backwards.
-        let now: i64 = meta_in(&mut tx, key::CURSOR)
+        let now: i64 = meta_get(tx.conn(), key::CURSOR)
             .await?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
@@ -608,7 +592,7 @@ async fn pull<T: Transport>(
         }
         report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
         raise_floor(&mut tx, floor).await?;
-        set_meta(
+        meta_set(
             tx.conn(),
             key::CURSOR,
             &page.next_cursor.max(now).to_string(),
@@ -627,20 +611,15 @@ async fn pull<T: Transport>(
     }
 }
 
-async fn meta_in(tx: &mut WriteTx, key: &str) -> crate::Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
-        .bind(key)
-        .fetch_optional(tx.conn())
-        .await?)
-}
-
 /// Keep the highest clock the server accepted from us or sent us: a
 /// re-stamp never goes below it.
 async fn raise_floor(tx: &mut WriteTx, clock: Option<Hlc>) -> crate::Result<()> {
     let Some(clock) = clock else { return Ok(()) };
-    let current: Option<Hlc> = meta_in(tx, key::FLOOR).await?.and_then(|f| f.parse().ok());
+    let current: Option<Hlc> = meta_get(tx.conn(), key::FLOOR)
+        .await?
+        .and_then(|f| f.parse().ok());
     if current.is_none_or(|c| c < clock) {
-        set_meta(tx.conn(), key::FLOOR, &clock.to_string()).await?;
+        meta_set(tx.conn(), key::FLOOR, &clock.to_string()).await?;
     }
     Ok(())
 }
@@ -654,7 +633,7 @@ async fn note_server_time(
 ) -> crate::Result<()> {
     let skew = server_time.timestamp_millis() - store.wall_ms() as i64;
     let offset = if skew.abs() > MAX_SKEW_MS { skew } else { 0 };
-    set_meta(conn, key::OFFSET, &offset.to_string()).await
+    meta_set(conn, key::OFFSET, &offset.to_string()).await
 }
 
 async fn outbox_len(store: &Store) -> crate::Result<i64> {
