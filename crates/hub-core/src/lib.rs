@@ -18,6 +18,7 @@ pub mod search;
 pub mod store;
 pub mod sync;
 pub mod tags;
+pub mod users;
 
 pub use error::{Error, FieldError, Result};
 pub use hub_protocol::{DeviceId, Hlc};
