@@ -50,6 +50,7 @@ pub static CONTACT: EntityDef = EntityDef {
         "notes",
         "created_at",
         "deleted_at",
+        "stay_in_touch_days",
     ],
 };
 
@@ -77,6 +78,87 @@ pub static CONTACT_TAG: EntityDef = EntityDef {
     fields: &["contact_id", "tag_id", "deleted_at"],
 };
 
+pub static REMINDER: EntityDef = EntityDef {
+    name: "reminder",
+    table: "reminders",
+    fields: &[
+        "title",
+        "notes",
+        "due_at",
+        "tz",
+        "contact_id",
+        "deal_id",
+        "ticket_id",
+        "assignee",
+        "rrule",
+        "starts_at",
+        "snoozed_until",
+        "done_at",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
+pub static REMINDER_NOTIFICATION: EntityDef = EntityDef {
+    name: "reminder_notification",
+    table: "reminder_notifications",
+    fields: &[
+        "reminder_id",
+        "occurrence_at",
+        "recipient",
+        "kind",
+        "notified_at",
+        "device_id",
+        "deleted_at",
+    ],
+};
+
+pub static ACTIVITY: EntityDef = EntityDef {
+    name: "activity",
+    table: "activities",
+    fields: &[
+        "kind",
+        "contact_id",
+        "company_id",
+        "deal_id",
+        "occurred_at",
+        "direction",
+        "duration_s",
+        "outcome",
+        "subject",
+        "body",
+        "location",
+        "created_by",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
+pub static TICKET: EntityDef = EntityDef {
+    name: "ticket",
+    table: "tickets",
+    fields: &[
+        "subject",
+        "description",
+        "status",
+        "priority",
+        "contact_id",
+        "company_id",
+        "assignee",
+        "due_at",
+        "created_by",
+        "created_at",
+        "closed_at",
+        "deleted_at",
+    ],
+};
+
+pub static TICKET_COMMENT: EntityDef = EntityDef {
+    name: "ticket_comment",
+    table: "ticket_comments",
+    fields: &["ticket_id", "author", "body", "created_at", "deleted_at"],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
@@ -84,6 +166,11 @@ pub static ALL: &[&EntityDef] = &[
     &CONTACT_PHONE,
     &TAG,
     &CONTACT_TAG,
+    &ACTIVITY,
+    &TICKET,
+    &TICKET_COMMENT,
+    &REMINDER,
+    &REMINDER_NOTIFICATION,
 ];
 
 /// Look an entity up by its wire name.
