@@ -159,6 +159,87 @@ pub static TICKET_COMMENT: EntityDef = EntityDef {
     fields: &["ticket_id", "author", "body", "created_at", "deleted_at"],
 };
 
+pub static PIPELINE: EntityDef = EntityDef {
+    name: "pipeline",
+    table: "pipelines",
+    fields: &["name", "position", "created_at", "deleted_at"],
+};
+
+pub static PIPELINE_STAGE: EntityDef = EntityDef {
+    name: "pipeline_stage",
+    table: "pipeline_stages",
+    fields: &[
+        "pipeline_id",
+        "name",
+        "position",
+        "probability",
+        "kind",
+        "rot_days",
+        "deleted_at",
+    ],
+};
+
+pub static DEAL: EntityDef = EntityDef {
+    name: "deal",
+    table: "deals",
+    fields: &[
+        "title",
+        "contact_id",
+        "company_id",
+        "pipeline_id",
+        "stage_id",
+        "amount",
+        "currency",
+        "expected_close",
+        "owner",
+        "status",
+        "close_reason",
+        "closed_at",
+        "stage_entered_at",
+        "notes",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
+pub static DEAL_LINE_ITEM: EntityDef = EntityDef {
+    name: "deal_line_item",
+    table: "deal_line_items",
+    fields: &[
+        "deal_id",
+        "name",
+        "quantity",
+        "unit_price",
+        "position",
+        "deleted_at",
+    ],
+};
+
+pub static DEAL_STAGE_CHANGE: EntityDef = EntityDef {
+    name: "deal_stage_change",
+    table: "deal_stage_changes",
+    fields: &[
+        "deal_id",
+        "from_stage_id",
+        "to_stage_id",
+        "changed_at",
+        "changed_by",
+        "deleted_at",
+    ],
+};
+
+pub static EXCHANGE_RATE: EntityDef = EntityDef {
+    name: "exchange_rate",
+    table: "exchange_rates",
+    fields: &["currency", "base", "rate", "updated_at", "deleted_at"],
+};
+
+pub static WORKSPACE_SETTING: EntityDef = EntityDef {
+    name: "workspace_setting",
+    table: "workspace_settings",
+    fields: &["key", "value", "deleted_at"],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
@@ -171,6 +252,13 @@ pub static ALL: &[&EntityDef] = &[
     &TICKET_COMMENT,
     &REMINDER,
     &REMINDER_NOTIFICATION,
+    &PIPELINE,
+    &PIPELINE_STAGE,
+    &DEAL,
+    &DEAL_LINE_ITEM,
+    &DEAL_STAGE_CHANGE,
+    &EXCHANGE_RATE,
+    &WORKSPACE_SETTING,
 ];
 
 /// Look an entity up by its wire name.
