@@ -4,6 +4,7 @@
 //! [`changes::WriteTx`], which logs each written field with a hybrid logical
 //! clock in the same SQLite transaction; sync ships that log.
 
+pub mod activities;
 pub mod changes;
 pub mod companies;
 pub mod conflicts;
@@ -14,6 +15,7 @@ pub mod email;
 pub mod entities;
 pub mod error;
 pub mod phone;
+pub mod recurrence;
 pub mod search;
 pub mod store;
 pub mod sync;
