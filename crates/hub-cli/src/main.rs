@@ -7,6 +7,7 @@ mod conflicts;
 mod contact;
 mod output;
 mod sync;
+mod tag;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,9 @@ enum Command {
     /// Add, list and show companies
     #[command(subcommand)]
     Company(company::CompanyCommand),
+    /// Tags on contacts, companies and deals: add, list, colour, rename, merge
+    #[command(subcommand)]
+    Tag(tag::TagCommand),
     /// Fill the database with realistic demo contacts and companies
     Demo(DemoArgs),
     /// Read or change settings
@@ -100,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let result = match cli.command {
         Command::Contact(cmd) => contact::run(&store, cmd).await,
         Command::Company(cmd) => company::run(&store, cmd).await,
+        Command::Tag(cmd) => tag::run(&store, cmd).await,
         Command::Demo(args) => run_demo(&store, args).await,
         Command::Config(cmd) => run_config(&store, cmd).await,
         Command::Login(args) => sync::login(&store, args).await,

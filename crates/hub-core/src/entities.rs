@@ -78,6 +78,52 @@ pub static CONTACT_TAG: EntityDef = EntityDef {
     fields: &["contact_id", "tag_id", "deleted_at"],
 };
 
+pub static COMPANY_TAG: EntityDef = EntityDef {
+    name: "company_tag",
+    table: "company_tags",
+    fields: &["company_id", "tag_id", "deleted_at"],
+};
+
+pub static DEAL_TAG: EntityDef = EntityDef {
+    name: "deal_tag",
+    table: "deal_tags",
+    fields: &["deal_id", "tag_id", "deleted_at"],
+};
+
+pub static CUSTOM_FIELD: EntityDef = EntityDef {
+    name: "custom_field",
+    table: "custom_fields",
+    fields: &[
+        "entity",
+        "key",
+        "label",
+        "field_type",
+        "options",
+        "position",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
+pub static CUSTOM_VALUE: EntityDef = EntityDef {
+    name: "custom_value",
+    table: "custom_values",
+    fields: &["entity", "row_id", "field_id", "value", "deleted_at"],
+};
+
+pub static SAVED_VIEW: EntityDef = EntityDef {
+    name: "saved_view",
+    table: "saved_views",
+    fields: &[
+        "name",
+        "entity",
+        "filter",
+        "sort",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
 pub static REMINDER: EntityDef = EntityDef {
     name: "reminder",
     table: "reminders",
@@ -247,6 +293,11 @@ pub static ALL: &[&EntityDef] = &[
     &CONTACT_PHONE,
     &TAG,
     &CONTACT_TAG,
+    &COMPANY_TAG,
+    &DEAL_TAG,
+    &CUSTOM_FIELD,
+    &CUSTOM_VALUE,
+    &SAVED_VIEW,
     &ACTIVITY,
     &TICKET,
     &TICKET_COMMENT,
