@@ -17,6 +17,7 @@ pub mod error;
 pub mod phone;
 pub mod recurrence;
 pub mod search;
+pub mod stay_in_touch;
 pub mod store;
 pub mod sync;
 pub mod tags;
