@@ -5,9 +5,16 @@
 mod company;
 mod conflicts;
 mod contact;
+mod deal;
+mod field;
+mod log;
 mod output;
+mod pipeline;
+mod reminder;
 mod sync;
 mod tag;
+mod ticket;
+mod timeline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +48,34 @@ enum Command {
     /// Tags on contacts, companies and deals: add, list, colour, rename, merge
     #[command(subcommand)]
     Tag(tag::TagCommand),
+    /// Custom fields on contacts, companies, deals and tickets: define, list, set
+    #[command(subcommand)]
+    Field(field::FieldCommand),
+    /// Reminders: add, list, show, done, snooze, reopen, delete
+    #[command(subcommand)]
+    Reminder(reminder::ReminderCommand),
+    /// Deals: add, list, show, move, won, lost, reopen, edit, delete, board
+    #[command(subcommand)]
+    Deal(deal::DealCommand),
+    /// Pipelines and their stages: list, add, rename, delete, stage-add/edit/move/delete
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
+    /// The sales forecast per stage or month: totals and weighted totals, per currency and converted
+    Forecast(deal::ForecastArgs),
+    /// Exchange rates into the base currency: set, list, delete, base
+    #[command(subcommand)]
+    Rate(deal::RateCommand),
+    /// Log a call, email, meeting or note on a contact, company or deal; show, edit, delete
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// Support tickets: add, list, show, update, comment, delete
+    #[command(subcommand)]
+    Ticket(ticket::TicketCommand),
+    /// A contact's, company's or deal's timeline, newest first
+    Timeline(timeline::TimelineArgs),
+    /// Stay in touch with a contact every N days; who is due for a follow-up
+    #[command(subcommand)]
+    StayInTouch(timeline::StayInTouchCommand),
     /// Fill the database with realistic demo contacts and companies
     Demo(DemoArgs),
     /// Read or change settings
@@ -105,6 +140,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contact(cmd) => contact::run(&store, cmd).await,
         Command::Company(cmd) => company::run(&store, cmd).await,
         Command::Tag(cmd) => tag::run(&store, cmd).await,
+        Command::Field(cmd) => field::run(&store, cmd).await,
+        Command::Reminder(cmd) => reminder::run(&store, cmd).await,
+        Command::Deal(cmd) => deal::run(&store, cmd).await,
+        Command::Pipeline(cmd) => pipeline::run(&store, cmd).await,
+        Command::Forecast(args) => deal::run_forecast(&store, args).await,
+        Command::Rate(cmd) => deal::run_rate(&store, cmd).await,
+        Command::Log(cmd) => log::run(&store, cmd).await,
+        Command::Ticket(cmd) => ticket::run(&store, cmd).await,
+        Command::Timeline(args) => timeline::run_timeline(&store, args).await,
+        Command::StayInTouch(cmd) => timeline::run_stay_in_touch(&store, cmd).await,
         Command::Demo(args) => run_demo(&store, args).await,
         Command::Config(cmd) => run_config(&store, cmd).await,
         Command::Login(args) => sync::login(&store, args).await,
