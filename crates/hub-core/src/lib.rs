@@ -16,6 +16,7 @@ pub mod demo;
 pub mod email;
 pub mod entities;
 pub mod error;
+pub mod filters;
 pub mod forecast;
 pub mod money;
 pub mod phone;
