@@ -26,6 +26,14 @@ const COMMANDS: &[&str] = &[
     "revoke_device",
     "list_conflicts",
     "restore_conflict",
+    "list_reminders",
+    "get_reminder",
+    "create_reminder",
+    "complete_reminder",
+    "snooze_reminder",
+    "reopen_reminder",
+    "delete_reminder",
+    "local_time_zone",
 ];
 
 fn main() {

@@ -5,6 +5,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod notifier;
 pub mod state;
 pub mod store_events;
 pub mod sync_loop;
@@ -23,6 +24,8 @@ pub fn run() {
             // for the UI to show, not fatal.
             let _ = tauri::async_runtime::block_on(state.store());
             app.manage(state);
+            // Reminder notifications: runs with the window hidden, and offline.
+            notifier::spawn(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -37,6 +40,14 @@ pub fn run() {
             commands::companies::update_company,
             commands::companies::delete_company,
             commands::tags::list_tags,
+            commands::reminders::list_reminders,
+            commands::reminders::get_reminder,
+            commands::reminders::create_reminder,
+            commands::reminders::complete_reminder,
+            commands::reminders::snooze_reminder,
+            commands::reminders::reopen_reminder,
+            commands::reminders::delete_reminder,
+            commands::reminders::local_time_zone,
             commands::demo::demo_status,
             commands::demo::clear_demo_data,
             commands::store::store_info,

@@ -5,6 +5,7 @@ pub mod companies;
 pub mod conflicts;
 pub mod contacts;
 pub mod demo;
+pub mod reminders;
 pub mod store;
 pub mod sync;
 pub mod tags;
