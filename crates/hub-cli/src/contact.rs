@@ -231,7 +231,27 @@ pub async fn run(store: &Store, cmd: ContactCommand) -> anyhow::Result<()> {
         }
         ContactCommand::Show { id, json } => {
             let contact = contacts::get(store, id).await?;
-            output::print(json, &contact, || describe(&contact))
+            // Custom fields ride along: `custom_fields` maps each set field's key to its value.
+            let custom = hub_core::custom_fields::values(
+                store,
+                hub_core::custom_fields::FieldEntity::Contact,
+                id,
+            )
+            .await?;
+            let mut shown = serde_json::to_value(&contact)?;
+            shown["custom_fields"] = custom
+                .iter()
+                .map(|v| (v.key.clone(), v.value.clone()))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            output::print(json, &shown, || {
+                let mut text = describe(&contact);
+                for v in &custom {
+                    let value = hub_core::custom_fields::value_text(&v.value);
+                    text.push_str(&format!("\n  {:<8} {value}", v.label));
+                }
+                text
+            })
         }
         ContactCommand::Edit { id, sets, json } => {
             let current = contacts::get(store, id).await?;

@@ -5,6 +5,7 @@
 mod company;
 mod conflicts;
 mod contact;
+mod field;
 mod deal;
 mod field;
 mod log;
@@ -48,6 +49,9 @@ enum Command {
     /// Tags on contacts, companies and deals: add, list, colour, rename, merge
     #[command(subcommand)]
     Tag(tag::TagCommand),
+    /// Custom fields on contacts, companies, deals and tickets: define, list, set
+    #[command(subcommand)]
+    Field(field::FieldCommand),
     /// Custom fields on contacts, companies, deals and tickets: define, list, set
     #[command(subcommand)]
     Field(field::FieldCommand),
@@ -140,6 +144,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contact(cmd) => contact::run(&store, cmd).await,
         Command::Company(cmd) => company::run(&store, cmd).await,
         Command::Tag(cmd) => tag::run(&store, cmd).await,
+        Command::Field(cmd) => field::run(&store, cmd).await,
         Command::Field(cmd) => field::run(&store, cmd).await,
         Command::Reminder(cmd) => reminder::run(&store, cmd).await,
         Command::Deal(cmd) => deal::run(&store, cmd).await,

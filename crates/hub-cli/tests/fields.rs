@@ -195,3 +195,196 @@ fn tags_on_contacts_and_companies_rename_merge_and_colour() {
         ["Customer"]
     );
 }
+
+#[test]
+fn custom_fields_define_set_show_delete_restore() {
+    let hub = Hub::new();
+    let ada = hub.contact("Ada Lovelace");
+
+    let budget = hub.json(&[
+        "field",
+        "add",
+        "contact",
+        "Annual budget",
+        "--type",
+        "number",
+        "--json",
+    ]);
+    assert_eq!(budget["key"], "annual_budget");
+    assert_eq!(budget["type"], "number");
+    hub.ok(&[
+        "field", "add", "contact", "Tier", "--type", "select", "--option", "Gold", "--option",
+        "Silver",
+    ]);
+    hub.ok(&[
+        "field",
+        "add",
+        "contact",
+        "Interests",
+        "--type",
+        "multi_select",
+        "--option",
+        "CRM",
+        "--option",
+        "API",
+    ]);
+    hub.ok(&["field", "add", "contact", "Renewal", "--type", "date"]);
+    hub.ok(&[
+        "field",
+        "add",
+        "contact",
+        "Newsletter",
+        "--type",
+        "checkbox",
+    ]);
+    hub.ok(&["field", "add", "deal", "Source system", "--type", "text"]);
+
+    let list = hub.json(&["field", "list", "contact", "--json"]);
+    assert_eq!(
+        names(&list, "key"),
+        [
+            "annual_budget",
+            "tier",
+            "interests",
+            "renewal",
+            "newsletter"
+        ]
+    );
+    assert_eq!(list[1]["options"], serde_json::json!(["Gold", "Silver"]));
+    assert_eq!(
+        hub.json(&["field", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+
+    let after = hub.json(&[
+        "field",
+        "set",
+        "contact",
+        &ada,
+        "annual_budget",
+        "1234567890.123456789",
+        "--also",
+        "tier=gold",
+        "--also",
+        "Interests=api,crm",
+        "--also",
+        "renewal=2027-03-01",
+        "--also",
+        "newsletter=yes",
+        "--json",
+    ]);
+    assert_eq!(after.as_array().unwrap().len(), 5);
+    let shown = hub.json(&["contact", "show", &ada, "--json"]);
+    assert_eq!(
+        shown["custom_fields"],
+        serde_json::json!({
+            "annual_budget": "1234567890.123456789",
+            "tier": "Gold",
+            "interests": ["CRM", "API"],
+            "renewal": "2027-03-01",
+            "newsletter": true
+        })
+    );
+    assert_eq!(shown["display_name"], "Ada Lovelace");
+    let text = hub.ok(&["contact", "show", &ada]);
+    assert!(text.contains("Tier") && text.contains("Gold"), "{text}");
+
+    // Bad values and definitions: a clear error, nothing written.
+    hub.fails(
+        &["field", "set", "contact", &ada, "annual_budget", "lots"],
+        "\"lots\" is not a number",
+    );
+    hub.fails(
+        &["field", "set", "contact", &ada, "tier", "Bronze"],
+        "not an option of Tier (Gold, Silver)",
+    );
+    hub.fails(
+        &["field", "set", "contact", &ada, "renewal", "1 March"],
+        "not a date",
+    );
+    hub.fails(
+        &[
+            "field",
+            "set",
+            "contact",
+            &ada,
+            "tier",
+            "Silver",
+            "--also",
+            "newsletter=perhaps",
+        ],
+        "newsletter",
+    );
+    hub.fails(
+        &["field", "set", "contact", &ada, "nope", "1"],
+        "no custom field \"nope\"",
+    );
+    hub.fails(
+        &["field", "add", "contact", "Email", "--type", "text"],
+        "built-in field",
+    );
+    hub.fails(
+        &["field", "add", "contact", "Score", "--type", "float"],
+        "not a field type",
+    );
+    hub.fails(
+        &["field", "add", "contact", "Tier", "--type", "text"],
+        "already exists",
+    );
+    hub.fails(
+        &["field", "add", "planet", "X", "--type", "text"],
+        "not one of contact",
+    );
+    assert_eq!(
+        hub.json(&["field", "get", "contact", &ada, "--json"])[1]["value"],
+        "Gold"
+    );
+
+    // Clear one value.
+    hub.ok(&["field", "set", "contact", &ada, "newsletter", ""]);
+    let shown = hub.json(&["contact", "show", &ada, "--json"]);
+    assert!(shown["custom_fields"].get("newsletter").is_none());
+
+    // Delete hides, restore brings the values back.
+    hub.ok(&["field", "delete", "contact", "tier"]);
+    let shown = hub.json(&["contact", "show", &ada, "--json"]);
+    assert!(shown["custom_fields"].get("tier").is_none());
+    let deleted = hub.json(&["field", "list", "contact", "--deleted", "--json"]);
+    assert!(deleted
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["key"] == "tier" && f["deleted"] == true));
+    hub.fails(
+        &["field", "add", "contact", "Tier", "--type", "text"],
+        "restore",
+    );
+    hub.ok(&["field", "restore", "contact", "tier"]);
+    let shown = hub.json(&["contact", "show", &ada, "--json"]);
+    assert_eq!(shown["custom_fields"]["tier"], "Gold");
+
+    let edited = hub.json(&[
+        "field",
+        "edit",
+        "contact",
+        "tier",
+        "--label",
+        "Customer tier",
+        "--add-option",
+        "Bronze",
+        "--json",
+    ]);
+    assert_eq!(edited["label"], "Customer tier");
+    assert_eq!(
+        edited["options"],
+        serde_json::json!(["Gold", "Silver", "Bronze"])
+    );
+    hub.ok(&["field", "set", "contact", &ada, "Customer tier", "bronze"]);
+    assert_eq!(
+        hub.json(&["contact", "show", &ada, "--json"])["custom_fields"]["tier"],
+        "Bronze"
+    );
+}
