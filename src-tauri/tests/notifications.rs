@@ -85,7 +85,7 @@ fn require(tool: &str) {
         .unwrap_or(false);
     assert!(
         found,
-        "{tool} is not installed: run scripts/setup.sh test (Debian: apt-get install xvfb dbus dbus-x11 dunst)"
+        "{tool} is not installed: run scripts/setup.sh test (Debian: apt-get install xvfb dbus dunst)"
     );
 }
 
