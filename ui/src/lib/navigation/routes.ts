@@ -11,9 +11,10 @@ export type Route =
   | { name: "company-new" }
   | { name: "company-edit"; id: string }
   | { name: "conflicts" }
+  | { name: "reminders" }
   | { name: "settings" };
 
-export type Section = "contacts" | "companies" | "conflicts" | "settings";
+export type Section = "contacts" | "companies" | "reminders" | "conflicts" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
@@ -21,6 +22,7 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query);
   const [section, id, action] = parts;
   if (section === "conflicts") return { name: "conflicts" };
+  if (section === "reminders") return { name: "reminders" };
   if (section === "settings") return { name: "settings" };
   if (section === "companies") {
     if (id === "new") return { name: "company-new" };
@@ -58,12 +60,14 @@ export function href(route: Route): string {
       return `#/companies/${encodeURIComponent(route.id)}/edit`;
     case "conflicts":
       return "#/conflicts";
+    case "reminders":
+      return "#/reminders";
     case "settings":
       return "#/settings";
   }
 }
 
 export function sectionOf(route: Route): Section {
-  if (route.name === "conflicts" || route.name === "settings") return route.name;
+  if (route.name === "conflicts" || route.name === "settings" || route.name === "reminders") return route.name;
   return route.name.startsWith("compan") ? "companies" : "contacts";
 }
