@@ -1,11 +1,14 @@
 //! The IPC surface: one module per domain noun, each command a single call
 //! into hub-core. No SQL and no business rules here.
 
+pub mod activities;
 pub mod companies;
 pub mod conflicts;
 pub mod contacts;
+pub mod deals;
 pub mod demo;
 pub mod reminders;
 pub mod store;
 pub mod sync;
 pub mod tags;
+pub mod tickets;

@@ -12,9 +12,11 @@ export type Route =
   | { name: "company-edit"; id: string }
   | { name: "conflicts" }
   | { name: "reminders" }
+  | { name: "tickets" }
+  | { name: "ticket"; id: string }
   | { name: "settings" };
 
-export type Section = "contacts" | "companies" | "reminders" | "conflicts" | "settings";
+export type Section = "contacts" | "companies" | "reminders" | "tickets" | "conflicts" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
@@ -23,6 +25,7 @@ export function parseRoute(hash: string): Route {
   const [section, id, action] = parts;
   if (section === "conflicts") return { name: "conflicts" };
   if (section === "reminders") return { name: "reminders" };
+  if (section === "tickets") return id ? { name: "ticket", id } : { name: "tickets" };
   if (section === "settings") return { name: "settings" };
   if (section === "companies") {
     if (id === "new") return { name: "company-new" };
@@ -62,6 +65,10 @@ export function href(route: Route): string {
       return "#/conflicts";
     case "reminders":
       return "#/reminders";
+    case "tickets":
+      return "#/tickets";
+    case "ticket":
+      return `#/tickets/${encodeURIComponent(route.id)}`;
     case "settings":
       return "#/settings";
   }
@@ -69,5 +76,6 @@ export function href(route: Route): string {
 
 export function sectionOf(route: Route): Section {
   if (route.name === "conflicts" || route.name === "settings" || route.name === "reminders") return route.name;
+  if (route.name === "tickets" || route.name === "ticket") return "tickets";
   return route.name.startsWith("compan") ? "companies" : "contacts";
 }
