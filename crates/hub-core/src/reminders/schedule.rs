@@ -17,6 +17,8 @@
 //!   up) are not raised one by one: they make one summary notification,
 //!   "3 missed follow-ups", and are recorded as notified.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -182,11 +184,19 @@ pub async fn next_due(
     user: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>> {
+    // Two ordered scans that stop at the first match: unsnoozed reminders by
+    // the open-due index, snoozed ones by their snooze time.
     let next: Option<String> = sqlx::query_scalar(
-        "SELECT min(coalesce(snoozed_until, due_at)) FROM reminders
-          WHERE deleted_at IS NULL AND done_at IS NULL
-            AND coalesce(snoozed_until, due_at) > ?1
-            AND (assignee = ?2 OR assignee IS NULL)",
+        "SELECT min(t) FROM (
+            SELECT * FROM (SELECT due_at AS t FROM reminders
+              WHERE deleted_at IS NULL AND done_at IS NULL AND snoozed_until IS NULL
+                AND due_at > ?1 AND (assignee = ?2 OR assignee IS NULL)
+              ORDER BY due_at LIMIT 1)
+            UNION ALL
+            SELECT * FROM (SELECT snoozed_until AS t FROM reminders
+              WHERE deleted_at IS NULL AND done_at IS NULL AND snoozed_until > ?1
+                AND (assignee = ?2 OR assignee IS NULL)
+              ORDER BY snoozed_until LIMIT 1))",
     )
     .bind(store_time(now))
     .bind(user)
@@ -215,15 +225,18 @@ pub async fn mark_notified(
         .iter()
         .map(|d| notification_id(d.reminder_id, d.at, user).to_string())
         .collect();
-    let existing: Vec<String> = sqlx::query_scalar(
+    // Recorded already (here, or by another device and synced), or listed twice.
+    let mut seen: HashSet<String> = sqlx::query_scalar(
         "SELECT id FROM reminder_notifications WHERE id IN (SELECT value FROM json_each(?))",
     )
     .bind(serde_json::to_string(&ids).unwrap_or_default())
     .fetch_all(tx.conn())
-    .await?;
+    .await?
+    .into_iter()
+    .collect();
     let mut rows: Vec<(Uuid, crate::changes::Fields)> = Vec::new();
     for (item, id) in items.iter().zip(&ids) {
-        if existing.contains(id) || rows.iter().any(|(i, _)| i.to_string() == *id) {
+        if !seen.insert(id.clone()) {
             continue;
         }
         let id = Uuid::parse_str(id).unwrap_or_else(|_| Uuid::now_v7());
@@ -645,6 +658,42 @@ mod tests {
             tx.apply_remote(c).await.unwrap();
         }
         tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn marking_skips_recorded_and_repeated_occurrences() {
+        let store = Store::open_in_memory().await.unwrap();
+        for i in 0..3000 {
+            add(&store, &format!("r{i}"), "2026-11-01T09:00:00Z", None).await;
+        }
+        let now = at("2026-11-29T09:00:00Z");
+        let p = pending(&store, "me", now, now).await.unwrap();
+        assert_eq!((p.due.len(), p.missed.len()), (0, 3000));
+        let mut twice = p.missed.clone();
+        twice.extend(p.missed[..10].iter().cloned());
+        let added = mark_notified(&store, "me", &twice, NotificationKind::Missed, now)
+            .await
+            .unwrap();
+        assert_eq!(added, 3000);
+        let again = mark_notified(&store, "me", &p.missed, NotificationKind::Missed, now)
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+        assert!(pending(&store, "me", now, now)
+            .await
+            .unwrap()
+            .missed
+            .is_empty());
+        // Nor are they due for another user: they are assigned to me.
+        assert_eq!(
+            pending(&store, "bo@example.com", now, now)
+                .await
+                .unwrap()
+                .missed
+                .len(),
+            0,
+            "assigned to me, not to bo"
+        );
     }
 
     #[test]
