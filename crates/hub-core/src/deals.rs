@@ -1329,51 +1329,18 @@ pub async fn board(store: &Store, pipeline: Option<Uuid>, per_stage: u32) -> Res
     };
     let now = store_now(store);
 
-    // One pass over the covering index: count, exact sums, rotting counts.
-    let mut rot_case = String::from("0");
-    let mut cutoffs = Vec::new();
-    for s in &pipeline.stages {
-        if let (Some(days), StageKind::Open) = (s.rot_days, s.kind) {
-            let cutoff = now - chrono::Duration::days(i64::from(days));
-            cutoffs.push((
-                s.id.to_string(),
-                cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            ));
-        }
-    }
-    if !cutoffs.is_empty() {
-        rot_case = String::from("CASE stage_id");
-        for _ in &cutoffs {
-            rot_case.push_str(" WHEN ? THEN stage_entered_at < ?");
-        }
-        rot_case.push_str(" ELSE 0 END");
-    }
-    let sql = format!(
-        "SELECT stage_id, currency, count(*), count(amount_units),
-                sum(amount_units), sum(amount_micro), sum({rot_case})
-           FROM deals INDEXED BY deals_totals
-          WHERE pipeline_id = ? AND deleted_at IS NULL
-          GROUP BY stage_id, currency"
-    );
-    let mut q = sqlx::query_as::<
-        _,
-        (
-            Option<String>,
-            Option<String>,
-            i64,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-        ),
-    >(&sql);
-    for (stage, cutoff) in &cutoffs {
-        q = q.bind(stage).bind(cutoff);
-    }
-    let groups = q
-        .bind(pipeline.id.to_string())
-        .fetch_all(store.pool())
-        .await?;
+    // Counts and exact sums per stage and currency: a few rows of the
+    // trigger-kept totals (migration 0007), not a pass over the deals.
+    type TotalRow = (String, String, i64, i64, i64, i64);
+    let groups: Vec<TotalRow> = sqlx::query_as(
+        "SELECT t.stage_id, t.currency, t.deals, t.with_amount, t.amount_units, t.amount_micro
+           FROM deal_stage_totals t JOIN pipeline_stages s ON s.id = t.stage_id
+          WHERE s.pipeline_id = ? AND t.deals > 0
+          ORDER BY t.currency",
+    )
+    .bind(pipeline.id.to_string())
+    .fetch_all(store.pool())
+    .await?;
 
     let mut columns = Vec::with_capacity(pipeline.stages.len());
     for stage in &pipeline.stages {
@@ -1382,20 +1349,15 @@ pub async fn board(store: &Store, pipeline: Option<Uuid>, per_stage: u32) -> Res
         let mut rotting = 0u32;
         let mut totals = Vec::new();
         let mut weighted = Vec::new();
-        for (g_stage, currency, n, with_amount, units, micro, rot) in &groups {
-            if g_stage.as_deref() != Some(sid.as_str()) {
+        for (g_stage, currency, n, with_amount, units, micro) in &groups {
+            if *g_stage != sid {
                 continue;
             }
             count += *n as u32;
-            rotting += rot.unwrap_or(0) as u32;
-            let (Some(currency), true) = (currency, *with_amount > 0) else {
+            if currency.is_empty() || *with_amount == 0 {
                 continue;
-            };
-            let total = money::add(
-                Decimal::from(units.unwrap_or(0)),
-                Decimal::new(micro.unwrap_or(0), 6),
-            )?
-            .normalize();
+            }
+            let total = money::add(Decimal::from(*units), Decimal::new(*micro, 6))?.normalize();
             weighted.push(Money {
                 amount: money::weighted(total, stage.probability)?,
                 currency: currency.clone(),
@@ -1404,6 +1366,22 @@ pub async fn board(store: &Store, pipeline: Option<Uuid>, per_stage: u32) -> Res
                 amount: total,
                 currency: currency.clone(),
             });
+        }
+        // Open deals in the stage longer than its rotting limit: a range of
+        // the rotting index (only the rotting deals are read).
+        if let (Some(days), StageKind::Open) = (stage.rot_days, stage.kind) {
+            let cutoff = (now - chrono::Duration::days(i64::from(days)))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM deals INDEXED BY deals_rotting
+                  WHERE stage_id = ? AND stage_entered_at < ?
+                    AND deleted_at IS NULL AND status = 'open'",
+            )
+            .bind(&sid)
+            .bind(cutoff)
+            .fetch_one(store.pool())
+            .await?;
+            rotting = n as u32;
         }
         let (converted, missing_rates) = convert(base.as_deref(), &rates, &totals, &weighted)?;
         columns.push(BoardColumn {
@@ -1486,6 +1464,27 @@ mod tests {
             .fetch_one(store.pool())
             .await
             .unwrap()
+    }
+
+    /// The trigger-kept column totals equal a recount of the deals.
+    async fn assert_totals_match(store: &Store) {
+        let kept: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT stage_id, currency, deals, with_amount, amount_units, amount_micro
+               FROM deal_stage_totals WHERE deals > 0 OR with_amount > 0
+                 OR amount_units > 0 OR amount_micro > 0 ORDER BY 1, 2",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let recount: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT stage_id, coalesce(currency, ''), count(*), count(amount),
+                    coalesce(sum(amount_units), 0), coalesce(sum(amount_micro), 0)
+               FROM deals WHERE deleted_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(kept, recount);
     }
 
     fn input(title: &str, amount: &str, currency: &str) -> DealInput {
@@ -1602,8 +1601,10 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(page.total, 1);
+        assert_totals_match(&store).await;
         delete(&store, deal.summary.id).await.unwrap();
         assert!(get(&store, deal.summary.id).await.is_err());
+        assert_totals_match(&store).await;
     }
 
     #[tokio::test]
@@ -1758,6 +1759,70 @@ mod tests {
         let moved = update(&store, deal.summary.id, edit).await.unwrap();
         assert_eq!(moved.summary.stage.name, "Qualified");
         assert_eq!(moved.history.len(), 2);
+        assert_totals_match(&store).await;
+    }
+
+    #[tokio::test]
+    async fn column_totals_follow_every_kind_of_write() {
+        use rand::{Rng, SeedableRng};
+        let store = Store::open_in_memory().await.unwrap();
+        let sales = pipelines::find(&store, "Sales").await.unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut ids: Vec<Uuid> = Vec::new();
+        let currencies = ["EUR", "USD", "JPY", "KWD"];
+        for step in 0..300 {
+            match rng.random_range(0..6) {
+                0 | 1 => {
+                    let c = currencies[rng.random_range(0..currencies.len())];
+                    let digits = money::minor_units(c).unwrap();
+                    let amount = Decimal::new(rng.random_range(0..10_000_000), digits);
+                    let with_amount = rng.random_bool(0.8);
+                    let d = create(
+                        &store,
+                        DealInput {
+                            title: format!("D{step}"),
+                            amount: with_amount.then(|| amount.to_string()),
+                            currency: with_amount.then(|| c.to_string()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                    ids.push(d.summary.id);
+                }
+                2 if !ids.is_empty() => {
+                    let id = ids[rng.random_range(0..ids.len())];
+                    let stage = &sales.stages[rng.random_range(0..sales.stages.len())];
+                    move_deal(&store, id, stage.id, None, None).await.unwrap();
+                }
+                3 if !ids.is_empty() => {
+                    let id = ids[rng.random_range(0..ids.len())];
+                    let c = currencies[rng.random_range(0..currencies.len())];
+                    let amount = Decimal::new(rng.random_range(0..1_000_000), 0);
+                    update(&store, id, input("E", &amount.to_string(), c))
+                        .await
+                        .unwrap();
+                }
+                4 if !ids.is_empty() => {
+                    let id = ids.swap_remove(rng.random_range(0..ids.len()));
+                    delete(&store, id).await.unwrap();
+                }
+                _ if !ids.is_empty() => {
+                    let id = ids[rng.random_range(0..ids.len())];
+                    let outcome = if rng.random_bool(0.5) {
+                        DealStatus::Won
+                    } else {
+                        DealStatus::Lost
+                    };
+                    close(&store, id, outcome, None).await.unwrap();
+                }
+                _ => {}
+            }
+        }
+        assert_totals_match(&store).await;
+        let board = board(&store, None, 0).await.unwrap();
+        let count: u32 = board.columns.iter().map(|c| c.count).sum();
+        assert_eq!(count as usize, ids.len());
     }
 
     #[tokio::test]
@@ -1794,6 +1859,7 @@ mod tests {
             .await
             .unwrap();
 
+        assert_totals_match(&store).await;
         let board = board(&store, None, 50).await.unwrap();
         let col = &board.columns[0];
         assert_eq!(col.stage.id, lead);

@@ -392,7 +392,9 @@ pub async fn list(store: &Store) -> Result<Vec<Pipeline>> {
     ensure_default(store).await?;
     let rows: Vec<(String, Option<String>, Option<i64>, i64)> = sqlx::query_as(
         "SELECT p.id, p.name, p.position,
-                (SELECT count(*) FROM deals d WHERE d.pipeline_id = p.id AND d.deleted_at IS NULL)
+                (SELECT coalesce(sum(t.deals), 0) FROM deal_stage_totals t
+                   JOIN pipeline_stages s ON s.id = t.stage_id
+                  WHERE s.pipeline_id = p.id AND s.deleted_at IS NULL)
            FROM pipelines p WHERE p.deleted_at IS NULL ORDER BY p.position, p.rk",
     )
     .fetch_all(store.pool())
