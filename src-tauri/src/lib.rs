@@ -9,6 +9,7 @@ pub mod notifier;
 pub mod state;
 pub mod store_events;
 pub mod sync_loop;
+pub mod tray;
 
 use hub_core::Store;
 use tauri::Manager;
@@ -17,6 +18,7 @@ use crate::state::AppState;
 
 pub fn run() {
     tauri::Builder::default()
+        .on_window_event(tray::on_window_event)
         .setup(|app| {
             // `$HUB_DB`, else the platform data dir: the same file as the `hub` CLI.
             let state = AppState::new(app.handle().clone(), Store::default_path());
@@ -26,6 +28,8 @@ pub fn run() {
             app.manage(state);
             // Reminder notifications: runs with the window hidden, and offline.
             notifier::spawn(app.handle().clone());
+            // Closing the window hides it to the tray, so reminders keep ringing.
+            tray::install(app);
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

@@ -288,11 +288,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             SystemClock,
             rx,
             move |target| {
-                if let Some(window) = opener.get_webview_window("main") {
-                    let _ = window.show();
-                    let _ = window.unminimize();
-                    let _ = window.set_focus();
-                }
+                crate::tray::show_main_window(&opener);
                 if let Err(err) = opener.emit(OPEN_EVENT, target) {
                     tracing::warn!(error = %err, "cannot emit {OPEN_EVENT}");
                 }
