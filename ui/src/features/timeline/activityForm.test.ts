@@ -51,7 +51,14 @@ describe("toActivityInput", () => {
       body: "Hi\n",
       location: null,
     });
-    expect(new Date(r.input.occurred_at!).getTime()).toBe(now.getTime());
+    // Left at "now": the core stamps the moment of saving.
+    expect(r.input.occurred_at).toBeNull();
+  });
+
+  it("a time the user picked is sent in UTC", () => {
+    const r = toActivityInput({ ...emptyActivityForm("email", now), at: "2026-11-02T09:15", subject: "Hi" }, links);
+    if (!("input" in r)) throw new Error("expected input");
+    expect(r.input.occurred_at).toBe(new Date(2026, 10, 2, 9, 15).toISOString());
   });
 
   it("a note drops what notes do not have", () => {

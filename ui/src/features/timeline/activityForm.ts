@@ -39,6 +39,8 @@ export type ActivityForm = {
   kind: ActivityKind;
   /** `YYYY-MM-DDTHH:MM` from `<input type="datetime-local">`, this computer's zone. */
   at: string;
+  /** `at` as the form opened: left alone, the activity is logged at the moment of saving. */
+  initialAt: string;
   direction: Direction;
   /** As typed: `5m`, `1h30m`, `1:30:00`, `90` (seconds); empty for none. */
   duration: string;
@@ -62,6 +64,7 @@ export function emptyActivityForm(kind: ActivityKind, now: Date): ActivityForm {
   return {
     kind,
     at: localInputValue(now),
+    initialAt: localInputValue(now),
     direction: "outbound",
     duration: "",
     outcome: kind === "call" ? "connected" : "",
@@ -124,6 +127,9 @@ export function toActivityInput(
   const at = new Date(form.at);
   if (!form.at || Number.isNaN(at.getTime())) errors.occurred_at = "Pick a date and time";
   if (Object.keys(errors).length) return { errors };
+  // The input has minutes only: an untouched "now" is sent as none, so the
+  // core stamps the real moment and the entry sorts after what came before it.
+  const occurredAt = form.at === form.initialAt ? null : at.toISOString();
   const text = (s: string) => (s.trim() ? s.trim() : null);
   return {
     input: {
@@ -131,7 +137,7 @@ export function toActivityInput(
       contact_id: links.contactId,
       company_id: links.companyId,
       deal_id: links.dealId,
-      occurred_at: at.toISOString(),
+      occurred_at: occurredAt,
       direction: takesDirection ? form.direction : null,
       duration_s: duration,
       outcome: form.kind === "call" && form.outcome ? form.outcome : null,
