@@ -148,6 +148,7 @@ pub struct DealSummary {
     pub closed_at: Option<DateTime<Utc>>,
     pub stage_entered_at: DateTime<Utc>,
     /// Whole days since the deal entered its stage.
+    #[ts(type = "number")]
     pub days_in_stage: i64,
     /// Open and idle in its stage past the stage's rotting limit.
     pub rotting: bool,

@@ -61,6 +61,7 @@ pub struct Stage {
     pub id: Uuid,
     pub pipeline_id: Uuid,
     pub name: String,
+    #[ts(type = "number")]
     pub position: i64,
     /// Percent, 0..=100.
     #[ts(type = "string")]
@@ -74,6 +75,7 @@ pub struct Stage {
 pub struct Pipeline {
     pub id: Uuid,
     pub name: String,
+    #[ts(type = "number")]
     pub position: i64,
     /// In order.
     pub stages: Vec<Stage>,

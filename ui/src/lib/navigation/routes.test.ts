@@ -13,6 +13,8 @@ describe("routes", () => {
     { name: "company-new" },
     { name: "company-edit", id: "c1" },
     { name: "conflicts" },
+    { name: "deals" },
+    { name: "deal", id: "0190a1b2-0000-7000-8000-0000000000dd" },
     { name: "tickets" },
     { name: "ticket", id: "0190a1b2-0000-7000-8000-0000000000aa" },
     { name: "settings" },
@@ -31,6 +33,7 @@ describe("routes", () => {
     expect(sectionOf({ name: "company-edit", id: "c" })).toBe("companies");
     expect(sectionOf({ name: "contact", id: "c" })).toBe("contacts");
     expect(sectionOf({ name: "ticket", id: "t" })).toBe("tickets");
+    expect(sectionOf({ name: "deal", id: "d" })).toBe("deals");
     expect(sectionOf({ name: "conflicts" })).toBe("conflicts");
     expect(sectionOf({ name: "settings" })).toBe("settings");
   });

@@ -10,13 +10,15 @@ export type Route =
   | { name: "company"; id: string }
   | { name: "company-new" }
   | { name: "company-edit"; id: string }
+  | { name: "deals" }
+  | { name: "deal"; id: string }
   | { name: "conflicts" }
   | { name: "reminders" }
   | { name: "tickets" }
   | { name: "ticket"; id: string }
   | { name: "settings" };
 
-export type Section = "contacts" | "companies" | "reminders" | "tickets" | "conflicts" | "settings";
+export type Section = "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
@@ -24,6 +26,7 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query);
   const [section, id, action] = parts;
   if (section === "conflicts") return { name: "conflicts" };
+  if (section === "deals") return id ? { name: "deal", id } : { name: "deals" };
   if (section === "reminders") return { name: "reminders" };
   if (section === "tickets") return id ? { name: "ticket", id } : { name: "tickets" };
   if (section === "settings") return { name: "settings" };
@@ -61,6 +64,10 @@ export function href(route: Route): string {
       return "#/companies/new";
     case "company-edit":
       return `#/companies/${encodeURIComponent(route.id)}/edit`;
+    case "deals":
+      return "#/deals";
+    case "deal":
+      return `#/deals/${encodeURIComponent(route.id)}`;
     case "conflicts":
       return "#/conflicts";
     case "reminders":
@@ -75,6 +82,7 @@ export function href(route: Route): string {
 }
 
 export function sectionOf(route: Route): Section {
+  if (route.name === "deals" || route.name === "deal") return "deals";
   if (route.name === "conflicts" || route.name === "settings" || route.name === "reminders") return route.name;
   if (route.name === "tickets" || route.name === "ticket") return "tickets";
   return route.name.startsWith("compan") ? "companies" : "contacts";

@@ -20,7 +20,7 @@ weighted: string | null, expected_close: string | null, owner: string | null, st
 /**
  * Whole days since the deal entered its stage.
  */
-days_in_stage: bigint, 
+days_in_stage: number, 
 /**
  * Open and idle in its stage past the stage's rotting limit.
  */
