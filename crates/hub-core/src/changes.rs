@@ -391,8 +391,9 @@ impl WriteTx {
         &mut self,
         row: &hub_protocol::wire::SnapshotRow,
     ) -> Result<Applied> {
-        let versions = row.fields.iter().filter_map(|(field, value)| {
-            row.clocks
+        let versions = row.state.fields.iter().filter_map(|(field, value)| {
+            row.state
+                .clocks
                 .get(field)
                 .map(|clock| (field.as_str(), value, *clock))
         });
@@ -446,6 +447,8 @@ impl WriteTx {
     }
 
     /// Insert rows this device does not have, each field with its clock.
+    /// The bulk of a first sync: values are bound straight from the page,
+    /// and a row whose fields share one clock stores it once (`"*"`).
     async fn insert_remote_rows(
         &mut self,
         entity: &'static EntityDef,
@@ -455,40 +458,37 @@ impl WriteTx {
         let columns = entity.fields;
         let per_row = columns.len() + 3;
         for chunk in rows.chunks(MAX_PARAMS / per_row) {
-            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * per_row);
-            for row in chunk {
-                let mut clocks = Map::new();
-                let mut newest = 0;
-                let mut row_values = Map::new();
-                for (field, value) in &row.fields {
-                    let Some(clock) = row.clocks.get(field) else {
-                        continue;
-                    };
-                    let wall = self.wall();
-                    self.clock.observe(*clock, wall);
-                    self.last = Some(self.last.map_or(*clock, |l| l.max(*clock)));
-                    if !entity.has_field(field) {
-                        applied.unknown.push(format!("{}.{field}", entity.name));
-                        continue;
-                    }
-                    clocks.insert(field.clone(), Value::String(clock.to_string()));
-                    row_values.insert(field.clone(), normalise(value.clone()));
-                    newest = newest.max(clock.ms);
-                    applied.fields += 1;
-                }
-                let id = row.row_id.to_string();
-                values.push(Value::String(id.clone()));
-                values.extend(
-                    columns
-                        .iter()
-                        .map(|c| row_values.get(*c).cloned().unwrap_or(Value::Null)),
-                );
-                values.push(Value::String(Value::Object(clocks).to_string()));
-                values.push(json!(newest));
-                self.note_created(entity, &id, &row_values);
-            }
             if chunk.is_empty() {
                 continue;
+            }
+            // (id, clocks, newest ms) of each row, bound below with its values.
+            let mut meta: Vec<(String, String, i64)> = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                let state = &row.state;
+                if let Some(newest) = state.newest() {
+                    let wall = self.wall();
+                    self.clock.observe(newest, wall);
+                    self.last = Some(self.last.map_or(newest, |l| l.max(newest)));
+                }
+                for field in state.fields.keys() {
+                    if !entity.has_field(field) {
+                        applied.unknown.push(format!("{}.{field}", entity.name));
+                    } else if state.clocks.contains_key(field) {
+                        applied.fields += 1;
+                    }
+                }
+                let id = row.row_id.to_string();
+                if !self.defer_search {
+                    let known: Map<String, Value> = columns
+                        .iter()
+                        .filter_map(|c| {
+                            remote_value(state, c).map(|v| ((*c).to_owned(), v.clone()))
+                        })
+                        .collect();
+                    self.note_created(entity, &id, &known);
+                }
+                let newest = state.newest().map_or(0, |c| c.ms) as i64;
+                meta.push((id, compact_clocks(entity, state), newest));
             }
             let sql = format!(
                 "INSERT INTO {table} (id, {cols}, clocks, updated_ms) VALUES {placeholders}",
@@ -497,8 +497,15 @@ impl WriteTx {
                 placeholders = placeholders(per_row, chunk.len()),
             );
             let mut query = sqlx::query::<Sqlite>(&sql);
-            for value in &values {
-                query = bind_json(query, value);
+            for (row, (id, clocks, newest)) in chunk.iter().zip(&meta) {
+                query = query.bind(id.as_str());
+                for column in columns {
+                    query = match remote_value(&row.state, column) {
+                        Some(value) => bind_json(query, value),
+                        None => query.bind(None::<&str>),
+                    };
+                }
+                query = query.bind(clocks.as_str()).bind(*newest);
             }
             query.execute(&mut *self.tx).await?;
         }
@@ -721,18 +728,59 @@ fn normalise(v: Value) -> Value {
 
 fn bind_json<'q>(
     query: sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>,
-    value: &Value,
+    value: &'q Value,
 ) -> sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>> {
     match value {
-        Value::Null => query.bind(None::<String>),
+        Value::Null => query.bind(None::<&str>),
         Value::Bool(b) => query.bind(*b as i64),
         Value::Number(n) => match n.as_i64() {
             Some(i) => query.bind(i),
             None => query.bind(n.as_f64()),
         },
-        Value::String(s) => query.bind(s.clone()),
+        Value::String(s) => query.bind(s.as_str()),
         other => query.bind(other.to_string()),
     }
+}
+
+/// A field's value in a remote row, when the row carries a clock for it
+/// (a value without a clock cannot be merged later, so it is not taken).
+fn remote_value<'r>(state: &'r hub_protocol::RowVersions, field: &str) -> Option<&'r Value> {
+    state
+        .clocks
+        .contains_key(field)
+        .then(|| state.fields.get(field))
+        .flatten()
+}
+
+/// The `clocks` column of a remote row. `"*"` stands for every field not
+/// listed, so it may only be used when the row has a clock for every field
+/// of the entity (a field with no clock must stay without one, or an older
+/// remote write of it would be taken for stale); then the most common clock
+/// becomes `"*"` (a row created at once and never edited has just that).
+fn compact_clocks(entity: &EntityDef, state: &hub_protocol::RowVersions) -> String {
+    let mut clocks = Map::new();
+    let complete = entity.fields.iter().all(|f| state.clocks.contains_key(*f));
+    let common = complete
+        .then(|| {
+            let mut counts: BTreeMap<Hlc, usize> = BTreeMap::new();
+            for f in entity.fields {
+                *counts.entry(state.clocks[*f]).or_default() += 1;
+            }
+            counts.into_iter().max_by_key(|(_, n)| *n).map(|(c, _)| c)
+        })
+        .flatten();
+    if let Some(common) = common {
+        clocks.insert(ALL_FIELDS.into(), Value::String(common.to_string()));
+    }
+    for field in entity.fields {
+        match state.clocks.get(*field) {
+            Some(c) if Some(*c) != common => {
+                clocks.insert((*field).into(), Value::String(c.to_string()));
+            }
+            _ => {}
+        }
+    }
+    Value::Object(clocks).to_string()
 }
 
 fn unique_violation(e: sqlx::Error, entity: &EntityDef) -> Error {

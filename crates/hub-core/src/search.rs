@@ -40,7 +40,24 @@ pub(crate) async fn rebuild(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query("DELETE FROM contact_search")
         .execute(&mut *conn)
         .await?;
-    reindex_where(conn, "contacts c", None, false).await
+    // FTS5 flushes its in-memory term table to a new segment every 1 MB by
+    // default, and merging those segments is most of a big rebuild: a larger
+    // table for this transaction (set back after, as the setting persists).
+    set_hash_size(conn, REBUILD_HASH_SIZE).await?;
+    reindex_where(conn, "contacts c", None, false).await?;
+    set_hash_size(conn, DEFAULT_HASH_SIZE).await
+}
+
+/// FTS5's default `hashsize`, and the one used while rebuilding the index.
+const DEFAULT_HASH_SIZE: i64 = 1024 * 1024;
+const REBUILD_HASH_SIZE: i64 = 32 * 1024 * 1024;
+
+async fn set_hash_size(conn: &mut SqliteConnection, bytes: i64) -> Result<()> {
+    sqlx::query("INSERT INTO contact_search (contact_search, rank) VALUES ('hashsize', ?)")
+        .bind(bytes)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// (Re)index the contacts of `source` (a FROM clause naming contacts `c`),

@@ -78,7 +78,10 @@ impl Store {
             // Search and list pages read scattered rows: serve them from
             // memory-mapped pages and a 32 MB cache, not read() calls.
             .pragma("mmap_size", "268435456")
-            .pragma("cache_size", "-32000");
+            .pragma("cache_size", "-32000")
+            // Multi-row INSERTs keep a statement journal for their rollback:
+            // in memory, not in a temporary file written for every batch.
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())

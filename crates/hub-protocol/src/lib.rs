@@ -11,4 +11,4 @@ pub mod wire;
 
 pub use change::{Change, FieldValue};
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcParseError};
-pub use merge::{conflict_id, merge_field, Outcome, Version};
+pub use merge::{conflict_id, merge_field, Outcome, RowVersions, Version};

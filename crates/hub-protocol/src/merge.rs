@@ -13,6 +13,8 @@
 //! reports a loss: a spurious conflict can be dismissed, a lost edit cannot be
 //! brought back.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -26,6 +28,50 @@ pub struct Version {
     pub clock: Hlc,
     /// The clock of the version the writer had seen; None for a first write.
     pub base: Option<Hlc>,
+}
+
+/// The current version of every field of one row: how the server stores a row (one
+/// document per row, so a snapshot reads a row at once) and how a snapshot sends it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RowVersions {
+    pub fields: BTreeMap<String, FieldValue>,
+    pub clocks: BTreeMap<String, Hlc>,
+    /// Base of each current version, where it had one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bases: BTreeMap<String, Hlc>,
+}
+
+impl RowVersions {
+    /// The current version of `field`, if the row has one.
+    pub fn get(&self, field: &str) -> Option<Version> {
+        Some(Version {
+            value: self.fields.get(field)?.clone(),
+            clock: *self.clocks.get(field)?,
+            base: self.bases.get(field).copied(),
+        })
+    }
+
+    /// Makes `version` the current version of `field`.
+    pub fn set(&mut self, field: &str, version: Version) {
+        self.fields.insert(field.to_owned(), version.value);
+        self.clocks.insert(field.to_owned(), version.clock);
+        match version.base {
+            Some(base) => self.bases.insert(field.to_owned(), base),
+            None => self.bases.remove(field),
+        };
+    }
+
+    /// Every field with its current version.
+    pub fn versions(&self) -> impl Iterator<Item = (&str, Version)> + '_ {
+        self.fields
+            .keys()
+            .filter_map(|f| self.get(f).map(|v| (f.as_str(), v)))
+    }
+
+    /// The highest clock of the row.
+    pub fn newest(&self) -> Option<Hlc> {
+        self.clocks.values().max().copied()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,13 +1,11 @@
 //! The sync service's HTTP bodies, shared by `hub-server` and the device's sync client so
 //! the two cannot drift apart. The rules behind them are in docs/sync.md.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Change, FieldValue, Hlc};
+use crate::{Change, FieldValue, Hlc, RowVersions};
 
 /// Every error answer: clients switch on `code`, never on `message`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,23 +148,21 @@ pub struct PullResponse {
     pub server_time: DateTime<Utc>,
 }
 
-/// The current state of one row in a snapshot page.
+/// The current state of one row in a snapshot page. `S` is the row's [`RowVersions`];
+/// the server sends the stored document as is (`Box<RawValue>`), without decoding it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotRow {
+pub struct SnapshotRow<S = RowVersions> {
     pub entity: String,
     pub row_id: Uuid,
-    pub fields: BTreeMap<String, FieldValue>,
-    pub clocks: BTreeMap<String, Hlc>,
-    /// Base of each current version, where it had one.
-    pub bases: BTreeMap<String, Hlc>,
+    pub state: S,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SnapshotResponse {
+pub struct SnapshotResponse<S = RowVersions> {
     /// The workspace's sequence number read before this page: the state includes every
     /// change up to it. A new device keeps the first page's value and pulls from it.
     pub as_of_seq: i64,
-    pub rows: Vec<SnapshotRow>,
+    pub rows: Vec<SnapshotRow<S>>,
     /// Every conflict recorded on this page's rows, whatever its seq (later ones also come
     /// by pull; conflict ids deduplicate).
     pub conflicts: Vec<ConflictRecord>,

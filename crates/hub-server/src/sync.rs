@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use hub_protocol::wire::MAX_NAME_LEN;
-use hub_protocol::{conflict_id, merge_field, Change, Hlc, Outcome, Version};
+use hub_protocol::{conflict_id, merge_field, Change, Hlc, Outcome, RowVersions, Version};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -66,7 +66,7 @@ pub fn payload_hash(change: &Change) -> String {
 /// field, and the base of every stored version (for ancestry lookups).
 #[derive(Debug, Default)]
 pub struct RowState {
-    pub current: HashMap<String, Version>,
+    pub current: RowVersions,
     pub history: HashMap<(String, Hlc), Option<Hlc>>,
 }
 
@@ -110,7 +110,8 @@ pub fn merge_change(row: &mut RowState, change: &Change) -> Merged {
             base: change.base.get(field).copied(),
         };
         let history = &row.history;
-        let outcome = merge_field(row.current.get(field), incoming.clone(), |c| {
+        let current = row.current.get(field);
+        let outcome = merge_field(current.as_ref(), incoming.clone(), |c| {
             history.get(&(field.clone(), c)).copied()
         });
         let conflict = |lost: Version, winner: &Version| NewConflict {
@@ -129,14 +130,14 @@ pub fn merge_change(row: &mut RowState, change: &Change) -> Merged {
             }
             Outcome::Keep { lost } => {
                 if let Some(lost) = lost {
-                    let winner = row.current.get(field).cloned().expect("keep has a current");
-                    conflicts.push(conflict(lost, &winner));
+                    let winner = current.as_ref().expect("keep has a current");
+                    conflicts.push(conflict(lost, winner));
                 }
             }
         }
     }
     for (field, version) in &writes {
-        row.current.insert(field.clone(), version.clone());
+        row.current.set(field, version.clone());
     }
     row.remember(change);
     let conflict_ids: Vec<Uuid> = conflicts.iter().map(|c| c.id).collect();

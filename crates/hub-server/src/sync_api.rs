@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::api::Authenticated;
@@ -144,7 +145,7 @@ pub async fn snapshot(
     State(state): State<AppState>,
     Authenticated(me): Authenticated,
     q: Result<Query<SnapshotQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<SnapshotResponse>, ApiError> {
+) -> Result<Json<SnapshotResponse<Box<RawValue>>>, ApiError> {
     let q = query(q)?;
     let limit = page_limit(q.limit)?;
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {

@@ -532,12 +532,12 @@ async fn run_suite(url: &str) {
         .iter()
         .find(|r| r.entity == "contact" && r.row_id == row)
         .unwrap();
-    assert_eq!(contact.fields["title"], json!("Chair"));
-    assert_eq!(contact.fields["phone"], json!("+441"));
-    assert_eq!(contact.fields["display_name"], json!("Ann"));
-    assert_eq!(contact.clocks["title"], informed.hlc);
-    assert_eq!(contact.bases["title"], edit_b.hlc);
-    assert!(!contact.bases.contains_key("display_name"));
+    assert_eq!(contact.state.fields["title"], json!("Chair"));
+    assert_eq!(contact.state.fields["phone"], json!("+441"));
+    assert_eq!(contact.state.fields["display_name"], json!("Ann"));
+    assert_eq!(contact.state.clocks["title"], informed.hlc);
+    assert_eq!(contact.state.bases["title"], edit_b.hlc);
+    assert!(!contact.state.bases.contains_key("display_name"));
     let keys: Vec<_> = state.iter().map(|r| (r.entity.clone(), r.row_id)).collect();
     let mut unique = keys.clone();
     unique.sort();
@@ -568,7 +568,7 @@ async fn run_suite(url: &str) {
     assert_eq!(server.pull(&bob.token, 0, 1000).await.changes.len(), 1);
     let ours = server.snapshot(&a.token, None, 1000).await;
     let contact = ours.rows.iter().find(|r| r.row_id == row).unwrap();
-    assert_eq!(contact.fields["title"], json!("Chair"));
+    assert_eq!(contact.state.fields["title"], json!("Chair"));
     assert_eq!(server.pull(&a.token, 0, 1000).await.changes.len(), total);
 
     // Rows wider than a page's share of fields (12 per row) still come whole and once,
@@ -629,7 +629,7 @@ async fn run_suite(url: &str) {
         expected.sort();
         assert_eq!(ids, expected, "limit {limit}");
         let whole = widgets.iter().find(|r| r.row_id == wide).unwrap();
-        assert_eq!(whole.fields.len(), 80, "limit {limit}");
+        assert_eq!(whole.state.fields.len(), 80, "limit {limit}");
     }
 
     // Without a token: 401.

@@ -278,10 +278,11 @@ async fn server_view(db: &Database, workspace: Uuid) -> ServerView {
             .await
             .unwrap();
         for row in &page.rows {
-            for (field, value) in &row.fields {
+            let state: hub_protocol::RowVersions = serde_json::from_str(row.state.get()).unwrap();
+            for (field, version) in state.versions() {
                 current.insert(
-                    (row.entity.clone(), row.row_id, field.clone()),
-                    (value.clone(), row.clocks[field]),
+                    (row.entity.clone(), row.row_id, field.to_owned()),
+                    (version.value, version.clock),
                 );
             }
         }

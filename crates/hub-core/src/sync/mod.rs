@@ -536,11 +536,7 @@ async fn apply_snapshot_page(
     tx.defer_search();
     note_server_time(store, tx.conn(), page.server_time).await?;
     report.applied_fields += tx.apply_snapshot_rows(&page.rows).await?.fields as u64;
-    let floor = page
-        .rows
-        .iter()
-        .filter_map(|row| row.clocks.values().max().copied())
-        .max();
+    let floor = page.rows.iter().filter_map(|row| row.state.newest()).max();
     report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
     raise_floor(&mut tx, floor).await?;
     report.snapshot_rows += page.rows.len() as u64;

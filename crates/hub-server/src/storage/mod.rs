@@ -155,7 +155,8 @@ pub struct PullPage {
 #[derive(Clone, Debug)]
 pub struct SnapshotPage {
     pub as_of_seq: i64,
-    pub rows: Vec<crate::sync::SnapshotRow>,
+    /// Each row's stored [`hub_protocol::RowVersions`] document, undecoded.
+    pub rows: Vec<crate::sync::SnapshotRow<Box<serde_json::value::RawValue>>>,
     /// Every conflict recorded on the page's rows.
     pub conflicts: Vec<crate::sync::ConflictRecord>,
     pub has_more: bool,

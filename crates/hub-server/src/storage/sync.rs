@@ -14,7 +14,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hub_protocol::{Change, Hlc, Version};
+use hub_protocol::{Change, Hlc};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{StorageError, StorageResult};
@@ -100,57 +101,17 @@ pub(crate) fn conflict_from_row(row: ConflictRow) -> StorageResult<ConflictRecor
     })
 }
 
-/// Groups field rows `(entity, row_id, field, value, clock, base)` (sorted by row) into
-/// snapshot rows.
-pub(crate) fn snapshot_rows(
-    rows: Vec<(String, String, String, String, String, Option<String>)>,
-) -> StorageResult<Vec<SnapshotRow>> {
-    let mut out: Vec<SnapshotRow> = Vec::new();
-    for (entity, row_id, field, value, clock, base) in rows {
-        let row_id = uuid(&row_id)?;
-        if !out
-            .last()
-            .is_some_and(|r| r.entity == entity && r.row_id == row_id)
-        {
-            out.push(SnapshotRow {
-                entity,
-                row_id,
-                fields: BTreeMap::new(),
-                clocks: BTreeMap::new(),
-                bases: BTreeMap::new(),
-            });
-        }
-        let last = out.last_mut().expect("pushed above");
-        last.fields.insert(field.clone(), json(&value)?);
-        last.clocks.insert(field.clone(), hlc(&clock)?);
-        if let Some(base) = base {
-            last.bases.insert(field, hlc(&base)?);
-        }
-    }
-    Ok(out)
-}
-
-/// What a merge needs to know of each row: its fields' current versions, and the base of
-/// every stored version (for ancestry lookups), from rows of `field_versions`
-/// `(entity, row_id, field, value, clock, base)` and `changes` `(entity, row_id, hlc,
-/// fields, base)`.
+/// What a merge needs to know of each row: its current versions (`row_versions` rows
+/// `(entity, row_id, state)`), and the base of every stored version for ancestry
+/// lookups (`changes` rows `(entity, row_id, hlc, fields, base)`).
 #[allow(clippy::type_complexity)]
 pub(crate) fn row_states(
-    versions: Vec<(String, String, String, String, String, Option<String>)>,
+    versions: Vec<(String, String, String)>,
     history: Vec<(String, String, String, String, String)>,
 ) -> StorageResult<HashMap<RowKey, crate::sync::RowState>> {
     let mut states: HashMap<RowKey, crate::sync::RowState> = HashMap::new();
-    for (entity, row_id, field, value, clock, base) in versions {
-        let version = Version {
-            value: json(&value)?,
-            clock: hlc(&clock)?,
-            base: base.as_deref().map(hlc).transpose()?,
-        };
-        states
-            .entry((entity, uuid(&row_id)?))
-            .or_default()
-            .current
-            .insert(field, version);
+    for (entity, row_id, state) in versions {
+        states.entry((entity, uuid(&row_id)?)).or_default().current = json(&state)?;
     }
     for (entity, row_id, clock, fields, base) in history {
         let clock = hlc(&clock)?;
@@ -163,6 +124,22 @@ pub(crate) fn row_states(
         }
     }
     Ok(states)
+}
+
+/// Snapshot rows from `row_versions` rows `(entity, row_id, state)`: the stored
+/// document goes out as is.
+pub(crate) fn snapshot_rows(
+    rows: Vec<(String, String, String)>,
+) -> StorageResult<Vec<SnapshotRow<Box<RawValue>>>> {
+    rows.into_iter()
+        .map(|(entity, row_id, state)| {
+            Ok(SnapshotRow {
+                entity,
+                row_id: uuid(&row_id)?,
+                state: RawValue::from_string(state).map_err(corrupt)?,
+            })
+        })
+        .collect()
 }
 
 /// `($1, $2, …), (…)`: `rows` rows of `width` numbered parameters.
@@ -272,9 +249,9 @@ macro_rules! sync_storage {
                     .map(|c| (c.entity.clone(), c.row_id.hyphenated().to_string()))
                     .collect();
                 let keys_json = to_json(&keys.iter().collect::<Vec<_>>())?;
-                let versions: Vec<(String, String, String, String, String, Option<String>)> =
+                let versions: Vec<(String, String, String)> =
                     sqlx::query_as(&format!(
-                        "SELECT entity, row_id, field, value, clock, base FROM field_versions \
+                        "SELECT entity, row_id, state FROM row_versions \
                          WHERE workspace_id = $1 AND (entity, row_id) IN ({})",
                         $json_pairs("$2")
                     ))
@@ -297,7 +274,7 @@ macro_rules! sync_storage {
                 let mut seen: BatchSeen = BatchSeen::new();
                 let mut results = Vec::with_capacity(changes.len());
                 let mut new_changes: Vec<ChangeInsert> = Vec::new();
-                let mut dirty: std::collections::BTreeSet<(RowKey, String)> =
+                let mut dirty: std::collections::BTreeSet<RowKey> =
                     std::collections::BTreeSet::new();
                 let mut new_conflicts: Vec<ConflictInsert> = Vec::new();
                 let mut conflict_ids = std::collections::HashSet::new();
@@ -340,8 +317,8 @@ macro_rules! sync_storage {
                         payload_hash: hash.clone(),
                         result: to_json(&merged.status)?,
                     });
-                    for (field, _) in &merged.writes {
-                        dirty.insert((key.clone(), field.clone()));
+                    if !merged.writes.is_empty() {
+                        dirty.insert(key.clone());
                     }
                     for conflict in &merged.conflicts {
                         if conflict_ids.insert(conflict.id) {
@@ -399,32 +376,25 @@ macro_rules! sync_storage {
                     }
                     q.execute(&mut *tx).await?;
                 }
-                // The final version of each field this batch wrote.
-                let writes: Vec<(&RowKey, &String, &hub_protocol::Version)> = dirty
+                // The final state of each row this batch wrote.
+                let writes: Vec<(&RowKey, String)> = dirty
                     .iter()
-                    .map(|(key, field)| {
-                        let version = &rows[key].current[field];
-                        (key, field, version)
-                    })
-                    .collect();
-                for chunk in writes.chunks(4000) {
+                    .map(|key| Ok((key, to_json(&rows[key].current)?)))
+                    .collect::<StorageResult<_>>()?;
+                for chunk in writes.chunks(8000) {
                     let sql = format!(
-                        "INSERT INTO field_versions \
-                         (workspace_id, entity, row_id, field, value, clock, base) VALUES {} \
-                         ON CONFLICT (workspace_id, entity, row_id, field) DO UPDATE SET \
-                         value = excluded.value, clock = excluded.clock, base = excluded.base",
-                        values_sql(chunk.len(), 7)
+                        "INSERT INTO row_versions (workspace_id, entity, row_id, state) \
+                         VALUES {} ON CONFLICT (workspace_id, entity, row_id) \
+                         DO UPDATE SET state = excluded.state",
+                        values_sql(chunk.len(), 4)
                     );
                     let mut q = sqlx::query(&sql);
-                    for ((entity, row_id), field, version) in chunk {
+                    for ((entity, row_id), state) in chunk {
                         q = q
                             .bind(&ws)
                             .bind(entity)
                             .bind(row_id.hyphenated().to_string())
-                            .bind(*field)
-                            .bind(to_json(&version.value)?)
-                            .bind(version.clock.to_string())
-                            .bind(version.base.map(|b| b.to_string()));
+                            .bind(state);
                     }
                     q.execute(&mut *tx).await?;
                 }
@@ -529,55 +499,25 @@ macro_rules! sync_storage {
                 let (after_entity, after_row) = after
                     .map(|(e, r)| (e, r.hyphenated().to_string()))
                     .unwrap_or_default();
-                // One index range scan of field rows, at most `limit * 12` of them (a
-                // contact has 11 fields; every field row read costs ~2 µs in PostgreSQL,
-                // so a larger budget mostly reads rows the page then drops). A page of
-                // narrow rows stops at `limit` rows; a page of wide ones carries fewer
-                // rows; a row cut off at the end of the scan goes to the next page.
-                let fetch = limit.saturating_mul(12);
-                let mut fields: Vec<(String, String, String, String, String, Option<String>)> =
-                    sqlx::query_as(
-                        "SELECT entity, row_id, field, value, clock, base FROM field_versions \
-                         WHERE workspace_id = $1 AND (entity, row_id) > ($2, $3) \
-                         ORDER BY entity, row_id, field LIMIT $4",
-                    )
-                    .bind(&ws)
-                    .bind(&after_entity)
-                    .bind(&after_row)
-                    .bind(fetch + 1)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let cut = fields.len() as i64 > fetch;
-                if cut {
-                    let (entity, row, ..) = fields.pop().expect("longer than fetch");
-                    let partial = |f: &(String, String, String, String, String, Option<String>)| {
-                        f.0 == entity && f.1 == row
-                    };
-                    if fields.iter().all(partial) {
-                        // One row with more fields than a page holds: send it whole.
-                        fields = sqlx::query_as(
-                            "SELECT entity, row_id, field, value, clock, base FROM field_versions \
-                             WHERE workspace_id = $1 AND entity = $2 AND row_id = $3 \
-                             ORDER BY field",
-                        )
-                        .bind(&ws)
-                        .bind(&entity)
-                        .bind(&row)
-                        .fetch_all(&self.pool)
-                        .await?;
-                    } else {
-                        fields.retain(|f| !partial(f));
-                    }
-                }
-                let mut rows = snapshot_rows(fields)?;
-                let has_more = cut || rows.len() as i64 > limit;
+                // One index range scan: a row is one document.
+                let mut rows: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT entity, row_id, state FROM row_versions \
+                     WHERE workspace_id = $1 AND (entity, row_id) > ($2, $3) \
+                     ORDER BY entity, row_id LIMIT $4",
+                )
+                .bind(&ws)
+                .bind(&after_entity)
+                .bind(&after_row)
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let has_more = rows.len() as i64 > limit;
                 rows.truncate(limit as usize);
-                // For a progress bar, on the first page: every row written by a hub
-                // device has a tombstone field (null while alive), so count those.
+                let rows = snapshot_rows(rows)?;
+                // For a progress bar, on the first page.
                 let total_rows = if after_entity.is_empty() {
                     let (n,): (i64,) = sqlx::query_as(
-                        "SELECT count(*) FROM field_versions \
-                         WHERE workspace_id = $1 AND field = 'deleted_at'",
+                        "SELECT count(*) FROM row_versions WHERE workspace_id = $1",
                     )
                     .bind(&ws)
                     .fetch_one(&self.pool)
