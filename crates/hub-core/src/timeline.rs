@@ -840,6 +840,65 @@ mod tests {
         assert_eq!(only_moves.len(), 2);
     }
 
+    /// Activities, tickets, comments and stay-in-touch sync as plain
+    /// entities: device B applies device A's outbox (what a sync carries)
+    /// and shows the same timeline, ticket and follow-up date.
+    #[tokio::test]
+    async fn another_device_applying_the_outbox_sees_the_same_timeline() {
+        let a = Store::open_in_memory().await.unwrap();
+        let b = Store::open_in_memory().await.unwrap();
+        let ada = contact(&a, "Ada", Some("Engines Ltd")).await;
+        log(&a, ActivityKind::Call, ada.id, "2026-03-01T10:00:00Z").await;
+        let note = log(&a, ActivityKind::Note, ada.id, "2026-03-02T10:00:00Z").await;
+        let ticket = tickets::create(
+            &a,
+            TicketInput {
+                subject: "Broken".into(),
+                contact_id: Some(ada.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        tickets::comment(&a, ticket.id, "On it").await.unwrap();
+        tickets::set_status(&a, ticket.id, TicketStatus::Resolved)
+            .await
+            .unwrap();
+        crate::stay_in_touch::set(&a, ada.id, Some(10))
+            .await
+            .unwrap();
+        activities::delete(&a, note.id).await.unwrap();
+
+        let mut tx = b.write().await.unwrap();
+        for change in crate::changes::outbox(&a, u32::MAX).await.unwrap() {
+            let applied = tx.apply_remote(&change).await.unwrap();
+            assert!(applied.unknown.is_empty(), "{:?}", applied.unknown);
+        }
+        tx.commit().await.unwrap();
+
+        let on = |store: &Store| {
+            let store = store.clone();
+            async move {
+                all(&store, TimelineOf::Contact(ada.id), vec![], 50)
+                    .await
+                    .into_iter()
+                    .map(|e| (e.key, e.kind, e.at))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let seen_a = on(&a).await;
+        assert_eq!(seen_a.len(), 4); // call, ticket opened, comment, resolved
+        assert_eq!(on(&b).await, seen_a);
+        assert_eq!(
+            tickets::show(&b, ticket.id).await.unwrap(),
+            tickets::show(&a, ticket.id).await.unwrap()
+        );
+        assert_eq!(
+            crate::stay_in_touch::get(&b, ada.id).await.unwrap(),
+            crate::stay_in_touch::get(&a, ada.id).await.unwrap()
+        );
+    }
+
     /// 10,000 entries on one contact (with ties on the time): paging visits
     /// each once, in order, every page from an index range scan.
     #[tokio::test]
