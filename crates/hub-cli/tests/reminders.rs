@@ -310,3 +310,258 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert_eq!(only.len(), 1);
     assert_eq!(only[0]["snoozed_until"], Value::Null);
 }
+
+/// Two devices of one user through a real hub-server: the reminders and the
+/// "notified" records sync, so the second device does not notify what the
+/// first did, and concurrent offline edits of a reminder converge.
+mod sync {
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::process::{Command, Output, Stdio};
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, Duration, Utc};
+    use hub_core::reminders::schedule::{
+        summary_text, Due, NotificationSink, Scheduler, SinkError,
+    };
+    use hub_server::auth::Password;
+    use hub_server::{accounts, AppState, Database, DatabaseUrl, Passwords};
+    use serde_json::Value;
+
+    const EMAIL: &str = "owner@example.com";
+    const PASSWORD: &str = "a long password";
+
+    struct Server {
+        base: String,
+        _runtime: tokio::runtime::Runtime,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Server {
+        fn start() -> Server {
+            let dir = tempfile::tempdir().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let url = format!("sqlite://{}", dir.path().join("server.db").display());
+            let base = runtime.block_on(async {
+                let db = Database::open(&DatabaseUrl::parse(&url).unwrap())
+                    .await
+                    .unwrap();
+                let passwords = Passwords::cheap_for_tests();
+                let pw = Password::parse(PASSWORD.to_owned()).unwrap();
+                accounts::create_workspace(&db, &passwords, "Team", EMAIL, Some(pw))
+                    .await
+                    .unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let base = format!("http://{}", listener.local_addr().unwrap());
+                let state = AppState::with_passwords(db, passwords);
+                tokio::spawn(hub_server::serve_until(
+                    listener,
+                    state,
+                    std::future::pending::<()>(),
+                ));
+                base
+            });
+            Server {
+                base,
+                _runtime: runtime,
+                _dir: dir,
+            }
+        }
+    }
+
+    struct Device {
+        db: PathBuf,
+        config: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Device {
+        fn new() -> Device {
+            let dir = tempfile::tempdir().unwrap();
+            Device {
+                db: dir.path().join("hub.db"),
+                config: dir.path().join("config"),
+                _dir: dir,
+            }
+        }
+
+        fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_hub"))
+                .arg("--db")
+                .arg(&self.db)
+                .args(args)
+                .env_remove("HUB_DB")
+                .env_remove("HUB_TOKEN")
+                .env("HUB_CONFIG_DIR", &self.config)
+                .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+                .env("TZ", "UTC")
+                .stdin(if stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            if let Some(input) = stdin {
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(input.as_bytes())
+                    .unwrap();
+            }
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "hub {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out
+        }
+
+        fn ok(&self, args: &[&str]) -> String {
+            String::from_utf8(self.run(args, None).stdout).unwrap()
+        }
+
+        fn json(&self, args: &[&str]) -> Value {
+            serde_json::from_str(&self.ok(args)).unwrap()
+        }
+
+        fn login(&self, server: &Server, name: &str) {
+            self.run(
+                &[
+                    "login",
+                    "--server",
+                    &server.base,
+                    "--email",
+                    EMAIL,
+                    "--password-stdin",
+                    "--insecure-storage",
+                    "--device-name",
+                    name,
+                ],
+                Some(&format!("{PASSWORD}\n")),
+            );
+        }
+
+        fn sync(&self) {
+            self.ok(&["sync"]);
+        }
+
+        /// One notifier tick on this device's database at `now`; what it showed.
+        fn tick(&self, scheduler: &mut Scheduler, now: DateTime<Utc>) -> Vec<String> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let store = hub_core::Store::open(&self.db).await.unwrap();
+                let sink = Recorder::default();
+                scheduler.tick(&store, now, &sink).await.unwrap();
+                store.close().await;
+                sink.shown.into_inner().unwrap()
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder {
+        shown: Mutex<Vec<String>>,
+    }
+
+    impl NotificationSink for Recorder {
+        fn due(&self, item: &Due) -> Result<(), SinkError> {
+            self.shown.lock().unwrap().push(item.title.clone());
+            Ok(())
+        }
+        fn missed(&self, items: &[Due]) -> Result<(), SinkError> {
+            self.shown.lock().unwrap().push(summary_text(items).0);
+            Ok(())
+        }
+    }
+
+    fn time(t: DateTime<Utc>) -> String {
+        t.to_rfc3339()
+    }
+
+    #[test]
+    fn a_reminder_is_notified_once_per_user_across_synced_devices() {
+        let server = Server::start();
+        let laptop = Device::new();
+        let desk = Device::new();
+        laptop.login(&server, "laptop");
+        desk.login(&server, "desk");
+        let now = Utc::now();
+
+        let missed = laptop.json(&[
+            "reminder",
+            "add",
+            "--title",
+            "Call Ada",
+            "--due",
+            &time(now - Duration::minutes(10)),
+            "--json",
+        ]);
+        // Signed in: the reminder is the account's.
+        assert_eq!(missed["assignee"], EMAIL);
+        let later = laptop
+            .ok(&[
+                "reminder",
+                "add",
+                "--title",
+                "Send the quote",
+                "--due",
+                &time(now + Duration::hours(1)),
+            ])
+            .trim()
+            .to_owned();
+
+        // The laptop's app starts: the missed one is summarised.
+        let mut on_laptop = Scheduler::new();
+        assert_eq!(laptop.tick(&mut on_laptop, now), ["1 missed follow-up"]);
+        laptop.sync();
+        desk.sync();
+        assert_eq!(
+            desk.json(&["reminder", "list", "--json"])
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        // The desk has the record: nothing to notify.
+        let mut on_desk = Scheduler::new();
+        assert!(desk
+            .tick(&mut on_desk, now + Duration::seconds(5))
+            .is_empty());
+
+        // An hour later only the desk is running: it notifies the quote,
+        // and after a sync the laptop does not.
+        let hour = now + Duration::hours(1) + Duration::seconds(1);
+        assert_eq!(
+            desk.tick(&mut on_desk, hour - Duration::seconds(20)),
+            Vec::<String>::new()
+        );
+        assert_eq!(desk.tick(&mut on_desk, hour), ["Send the quote"]);
+        desk.sync();
+        laptop.sync();
+        assert!(laptop.tick(&mut Scheduler::new(), hour).is_empty());
+
+        // Offline on both: done on the laptop, snoozed on the desk; after
+        // syncing both ways both devices show the same reminder.
+        laptop.ok(&["reminder", "done", &later]);
+        desk.ok(&["reminder", "snooze", &later, "--for", "2h"]);
+        laptop.sync();
+        desk.sync();
+        laptop.sync();
+        let a = laptop.json(&["reminder", "show", &later, "--json"]);
+        let b = desk.json(&["reminder", "show", &later, "--json"]);
+        assert_eq!(a, b);
+        assert_eq!(a["status"], "done");
+    }
+}
