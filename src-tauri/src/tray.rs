@@ -25,8 +25,13 @@ pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// Put the icon in the tray. A failure is logged, not fatal.
+/// Put the icon in the tray. A failure is logged, not fatal. Under WebDriver
+/// automation (tauri-driver sets `TAURI_WEBVIEW_AUTOMATION=true`) there is no
+/// tray: the harness ends a session by closing the window, which must quit.
 pub fn install<R: Runtime>(app: &App<R>) {
+    if std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true") {
+        return;
+    }
     let built = (|| -> tauri::Result<()> {
         let show = MenuItem::with_id(app, SHOW, "Open Customer Hub", true, None::<&str>)?;
         let quit = MenuItem::with_id(app, QUIT, "Quit Customer Hub", true, None::<&str>)?;
