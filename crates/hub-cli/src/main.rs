@@ -5,7 +5,6 @@
 mod company;
 mod conflicts;
 mod contact;
-mod field;
 mod deal;
 mod field;
 mod log;
@@ -16,6 +15,7 @@ mod sync;
 mod tag;
 mod ticket;
 mod timeline;
+mod view;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,9 +52,9 @@ enum Command {
     /// Custom fields on contacts, companies, deals and tickets: define, list, set
     #[command(subcommand)]
     Field(field::FieldCommand),
-    /// Custom fields on contacts, companies, deals and tickets: define, list, set
+    /// Saved views: filtered, sorted lists of contacts, deals or tickets kept by name
     #[command(subcommand)]
-    Field(field::FieldCommand),
+    View(view::ViewCommand),
     /// Reminders: add, list, show, done, snooze, reopen, delete
     #[command(subcommand)]
     Reminder(reminder::ReminderCommand),
@@ -145,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Company(cmd) => company::run(&store, cmd).await,
         Command::Tag(cmd) => tag::run(&store, cmd).await,
         Command::Field(cmd) => field::run(&store, cmd).await,
-        Command::Field(cmd) => field::run(&store, cmd).await,
+        Command::View(cmd) => view::run(&store, cmd).await,
         Command::Reminder(cmd) => reminder::run(&store, cmd).await,
         Command::Deal(cmd) => deal::run(&store, cmd).await,
         Command::Pipeline(cmd) => pipeline::run(&store, cmd).await,

@@ -388,3 +388,141 @@ fn custom_fields_define_set_show_delete_restore() {
         "Bronze"
     );
 }
+
+#[test]
+fn saved_views_save_list_show_and_refuse_bad_filters() {
+    let hub = Hub::new();
+    hub.ok(&["field", "add", "contact", "Budget", "--type", "number"]);
+    for (name, stage, budget, tag) in [
+        ("Ada Lovelace", "lead", "500", "VIP"),
+        ("Bob Babbage", "lead", "5000", "VIP"),
+        ("Cy Clone", "customer", "9000", "VIP"),
+        ("Dee Dee", "lead", "7000.25", "Partner"),
+    ] {
+        let id = hub
+            .ok(&[
+                "contact", "add", "--name", name, "--stage", stage, "--tag", tag,
+            ])
+            .trim()
+            .to_owned();
+        hub.ok(&["field", "set", "contact", &id, "budget", budget]);
+    }
+
+    let saved = hub.json(&[
+        "view",
+        "save",
+        "Hot leads",
+        "--entity",
+        "contacts",
+        "--filter",
+        "stage=lead",
+        "--filter",
+        "budget>=1000",
+        "--sort",
+        "-budget",
+        "--json",
+    ]);
+    assert_eq!(saved["name"], "Hot leads");
+    assert_eq!(saved["entity"], "contact");
+    assert_eq!(saved["filter"]["conditions"][1]["op"], "gte");
+    assert_eq!(saved["sort"]["descending"], true);
+    hub.ok(&[
+        "view", "save", "VIPs", "--entity", "contacts", "--filter", "tag=vip",
+    ]);
+
+    let list = hub.json(&["view", "list", "--json"]);
+    assert_eq!(names(&list, "name"), ["Hot leads", "VIPs"]);
+    let text = hub.ok(&["view", "list"]);
+    assert!(text.contains("stage=lead AND budget>=1000"), "{text}");
+
+    let shown = hub.json(&["view", "show", "hot leads", "--json"]);
+    assert_eq!(shown["page"]["total"], 2);
+    assert_eq!(
+        names(&shown["page"]["items"], "label"),
+        ["Dee Dee", "Bob Babbage"]
+    );
+    assert_eq!(
+        shown["page"]["items"][0]["custom_fields"]["budget"],
+        "7000.25"
+    );
+    assert_eq!(shown["page"]["items"][0]["fields"]["stage"], "lead");
+    let text = hub.ok(&["view", "show", "Hot leads"]);
+    assert!(
+        text.contains("BUDGET") && text.contains("7000.25") && text.contains("2 of 2"),
+        "{text}"
+    );
+    let vips = hub.json(&["view", "show", "vips", "--json"]);
+    assert_eq!(
+        names(&vips["page"]["items"], "label"),
+        ["Ada Lovelace", "Bob Babbage", "Cy Clone"]
+    );
+
+    // Ad hoc, unsaved.
+    let page = hub.json(&[
+        "view",
+        "run",
+        "--entity",
+        "contacts",
+        "--filter",
+        "budget<1000",
+        "--json",
+    ]);
+    assert_eq!(names(&page["items"], "label"), ["Ada Lovelace"]);
+
+    // Replacing by name keeps one view.
+    hub.ok(&[
+        "view",
+        "save",
+        "HOT LEADS",
+        "--entity",
+        "contacts",
+        "--filter",
+        "stage=customer",
+    ]);
+    assert_eq!(
+        hub.json(&["view", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let shown = hub.json(&["view", "show", "Hot leads", "--json"]);
+    assert_eq!(names(&shown["page"]["items"], "label"), ["Cy Clone"]);
+
+    // Bad input: clear error, nothing written.
+    hub.fails(
+        &[
+            "view",
+            "save",
+            "X",
+            "--entity",
+            "contacts",
+            "--filter",
+            "budget>lots",
+        ],
+        "\"lots\" is not a number",
+    );
+    hub.fails(
+        &[
+            "view", "save", "X", "--entity", "contacts", "--filter", "shoe=4",
+        ],
+        "no field \"shoe\"",
+    );
+    hub.fails(
+        &[
+            "view", "save", "X", "--entity", "contacts", "--filter", "budget",
+        ],
+        "is not a condition",
+    );
+    hub.fails(
+        &["view", "save", "X", "--entity", "planets"],
+        "not one of contact",
+    );
+    hub.fails(&["view", "show", "nope"], "no view");
+
+    hub.ok(&["view", "delete", "vips"]);
+    assert_eq!(
+        names(&hub.json(&["view", "list", "--json"]), "name"),
+        ["HOT LEADS"]
+    );
+}

@@ -1247,6 +1247,84 @@ mod tests {
         assert_eq!(last, r#"{"value":"3"}"#);
     }
 
+    /// Apply every change `from` made to `to`: sync without a server.
+    async fn deliver(from: &Store, to: &Store) {
+        let changes = crate::changes::outbox(from, u32::MAX).await.unwrap();
+        let mut tx = to.write().await.unwrap();
+        for change in &changes {
+            let applied = tx.apply_remote(change).await.unwrap();
+            assert!(applied.unknown.is_empty(), "{applied:?}");
+        }
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_devices_converge_per_field_and_on_one_definition() {
+        let a = Store::open_in_memory().await.unwrap();
+        let b = Store::open_in_memory().await.unwrap();
+        assert_ne!(a.device_id(), b.device_id());
+        let c = FieldEntity::Contact;
+        add(&a, input(c, "Budget", FieldType::Number, &[]))
+            .await
+            .unwrap();
+        add(&a, input(c, "Tier", FieldType::Select, &["Gold", "Silver"]))
+            .await
+            .unwrap();
+        let ada = contact(&a, "Ada").await;
+        deliver(&a, &b).await;
+
+        // Offline on both: different fields of one contact, and the same new field.
+        set_values(&a, c, ada, &set(&[("budget", "100")]))
+            .await
+            .unwrap();
+        set_values(&b, c, ada, &set(&[("tier", "Silver")]))
+            .await
+            .unwrap();
+        add(&a, input(c, "Region", FieldType::Text, &[]))
+            .await
+            .unwrap();
+        add(&b, input(c, "Region", FieldType::Text, &[]))
+            .await
+            .unwrap();
+        deliver(&a, &b).await;
+        deliver(&b, &a).await;
+        for store in [&a, &b] {
+            let values = values(store, c, ada).await.unwrap();
+            let pairs: Vec<(&str, &Value)> =
+                values.iter().map(|v| (v.key.as_str(), &v.value)).collect();
+            assert_eq!(
+                pairs,
+                [("budget", &json!("100")), ("tier", &json!("Silver"))]
+            );
+            let regions: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM custom_fields WHERE key = 'region'")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(regions, 1);
+        }
+
+        // The same field on both: one row, the later write on both devices.
+        set_values(&a, c, ada, &set(&[("budget", "200")]))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        set_values(&b, c, ada, &set(&[("budget", "300")]))
+            .await
+            .unwrap();
+        deliver(&a, &b).await;
+        deliver(&b, &a).await;
+        let on_a = values(&a, c, ada).await.unwrap();
+        let on_b = values(&b, c, ada).await.unwrap();
+        assert_eq!(on_a, on_b);
+        assert_eq!(on_a[0].value, json!("300"));
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM custom_values")
+            .fetch_one(a.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
+    }
+
     fn decimal() -> impl Strategy<Value = Decimal> {
         (any::<i64>(), 0u32..12).prop_map(|(m, s)| Decimal::new(m, s))
     }

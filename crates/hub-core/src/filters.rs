@@ -608,13 +608,15 @@ fn custom_condition(
         }
         (op, FieldType::Date) if op != Op::Contains => {
             let day = parse_date(&value, error_field)?.to_string();
+            // Dates are digits and dashes: NOCASE order is their order, and
+            // it is the collation of the index.
             match op {
-                Op::Eq => (false, "v.value = ?", Some(day)),
-                Op::Ne => (true, "v.value = ?", Some(day)),
-                Op::Gt => (false, "v.value > ?", Some(day)),
-                Op::Gte => (false, "v.value >= ?", Some(day)),
-                Op::Lt => (false, "v.value < ?", Some(day)),
-                _ => (false, "v.value <= ?", Some(day)),
+                Op::Eq => (false, "v.value = ? COLLATE NOCASE", Some(day)),
+                Op::Ne => (true, "v.value = ? COLLATE NOCASE", Some(day)),
+                Op::Gt => (false, "v.value > ? COLLATE NOCASE", Some(day)),
+                Op::Gte => (false, "v.value >= ? COLLATE NOCASE", Some(day)),
+                Op::Lt => (false, "v.value < ? COLLATE NOCASE", Some(day)),
+                _ => (false, "v.value <= ? COLLATE NOCASE", Some(day)),
             }
         }
         (op, _) => return Err(op_error(error_field, op, &what)),
@@ -707,7 +709,7 @@ async fn build(
     entity: FieldEntity,
     filter: &Filter,
     sort: Option<&Sort>,
-) -> Result<(Sql, Sql)> {
+) -> Result<(Sql, Order)> {
     if !table_exists(conn, entity.table()).await? {
         return Err(Error::invalid(
             "entity",
@@ -756,16 +758,14 @@ async fn build(
                 order.push(&format!("{key} {dir} NULLS LAST, "));
             }
             Target::Custom(f) => {
-                let column = match f.field_type {
-                    FieldType::Number => "v.num_key",
-                    FieldType::Text | FieldType::Select => "v.value COLLATE NOCASE",
-                    _ => "v.value",
-                };
-                order.push(&format!(
-                    "(SELECT {column} FROM custom_values v WHERE v.row_id = r.id AND v.field_id = "
+                return Ok((
+                    filter_sql,
+                    Order::Custom {
+                        field: f.id,
+                        number: f.field_type == FieldType::Number,
+                        dir,
+                    },
                 ));
-                order.bind(f.id.to_string());
-                order.push(&format!(" AND v.deleted_at IS NULL) {dir} NULLS LAST, "));
             }
             Target::Tag(_) => {
                 return Err(Error::invalid("sort", "a list cannot be sorted by tag"));
@@ -773,7 +773,21 @@ async fn build(
         }
     }
     order.push(spec.default_order);
-    Ok((filter_sql, order))
+    Ok((filter_sql, Order::Sql(order)))
+}
+
+/// How a page is ordered.
+enum Order {
+    /// An ORDER BY over the row `r`.
+    Sql(Sql),
+    /// By a custom field: records with a value first, in the index's order
+    /// of the value (ties by record id), then those without, in the
+    /// entity's usual order.
+    Custom {
+        field: Uuid,
+        number: bool,
+        dir: &'static str,
+    },
 }
 
 /// A page of live records of `entity` that pass `filter`, in `sort` order
@@ -790,6 +804,7 @@ pub async fn query(
     let (filter_sql, order) = build(&mut conn, entity, filter, sort).await?;
     let spec = spec(entity);
     let table = entity.table();
+    let limit = limit.min(1000);
     let where_sql = format!("r.deleted_at IS NULL{}", filter_sql.text);
 
     let count_sql = format!("SELECT count(*) FROM {table} r WHERE {where_sql}");
@@ -797,18 +812,66 @@ pub async fn query(
         .fetch_one(&mut *conn)
         .await?;
 
-    let page_sql = format!(
-        "SELECT r.rk FROM {table} r WHERE {where_sql} ORDER BY {} LIMIT {} OFFSET {}",
-        order.text,
-        limit.min(1000),
-        offset
-    );
-    let mut binds = filter_sql.binds.clone();
-    binds.extend(order.binds.iter().cloned());
-    let page: Vec<(i64,)> = bind_all(sqlx::query_as(&page_sql), &binds)
-        .fetch_all(&mut *conn)
-        .await?;
-    let rks: Vec<i64> = page.into_iter().map(|(rk,)| rk).collect();
+    let rks: Vec<i64> = match order {
+        Order::Sql(order) => {
+            let page_sql = format!(
+                "SELECT r.rk FROM {table} r WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+                order.text,
+            );
+            let mut binds = filter_sql.binds.clone();
+            binds.extend(order.binds.iter().cloned());
+            let page: Vec<(i64,)> = bind_all(sqlx::query_as(&page_sql), &binds)
+                .fetch_all(&mut *conn)
+                .await?;
+            page.into_iter().map(|(rk,)| rk).collect()
+        }
+        Order::Custom { field, number, dir } => {
+            // The value index in order, each entry's record looked up by
+            // id: a first page reads about a page of entries, not them all.
+            let (column, set) = if number {
+                ("v.num_key", "v.num_key IS NOT NULL")
+            } else {
+                ("v.value COLLATE NOCASE", "v.value IS NOT NULL")
+            };
+            let valued = format!(
+                "FROM custom_values v CROSS JOIN {table} r ON r.id = v.row_id
+                 WHERE v.field_id = ? AND v.deleted_at IS NULL AND v.value IS NOT NULL AND {set}
+                   AND {where_sql}"
+            );
+            let mut binds = vec![Bind::Text(field.to_string())];
+            binds.extend(filter_sql.binds.iter().cloned());
+            let page_sql = format!(
+                "SELECT r.rk {valued} ORDER BY {column} {dir}, v.row_id {dir} LIMIT {limit} OFFSET {offset}"
+            );
+            let page: Vec<(i64,)> = bind_all(sqlx::query_as(&page_sql), &binds)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut rks: Vec<i64> = page.into_iter().map(|(rk,)| rk).collect();
+            if (rks.len() as u32) < limit {
+                // Past the records with a value: those without, after them.
+                let (with_value,): (i64,) =
+                    bind_all(sqlx::query_as(&format!("SELECT count(*) {valued}")), &binds)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                let skip = i64::from(offset).saturating_sub(with_value).max(0);
+                let rest_sql = format!(
+                    "SELECT r.rk FROM {table} r WHERE {where_sql}
+                       AND r.id NOT IN (SELECT v.row_id FROM custom_values v WHERE v.field_id = ?
+                                          AND v.deleted_at IS NULL AND v.value IS NOT NULL AND {set})
+                     ORDER BY {} LIMIT {} OFFSET {skip}",
+                    spec.default_order,
+                    limit - rks.len() as u32,
+                );
+                let mut rest_binds = filter_sql.binds.clone();
+                rest_binds.push(Bind::Text(field.to_string()));
+                let rest: Vec<(i64,)> = bind_all(sqlx::query_as(&rest_sql), &rest_binds)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                rks.extend(rest.into_iter().map(|(rk,)| rk));
+            }
+            rks
+        }
+    };
 
     let items = if rks.is_empty() {
         Vec::new()
@@ -1083,6 +1146,51 @@ mod tests {
         assert_eq!(
             names(&store, &[], Some("renewal")).await,
             ["Bob", "Ada", "Cy", "Dee"]
+        );
+        // Pages across the records with a value and those without.
+        let page = |sort: &'static str, offset, limit| {
+            let store = store.clone();
+            async move {
+                query(
+                    &store,
+                    FieldEntity::Contact,
+                    &Filter::default(),
+                    Some(&Sort::parse(sort).unwrap()),
+                    offset,
+                    limit,
+                )
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| r.label)
+                .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(page("budget", 1, 2).await, ["Ada", "Cy"]);
+        assert_eq!(page("budget", 2, 2).await, ["Cy", "Dee"]);
+        assert_eq!(page("budget", 3, 5).await, ["Dee"]);
+        assert_eq!(page("renewal", 1, 2).await, ["Ada", "Cy"]);
+        assert_eq!(page("renewal", 3, 2).await, ["Dee"]);
+        assert!(page("renewal", 4, 2).await.is_empty());
+        let filtered = query(
+            &store,
+            FieldEntity::Contact,
+            &conds(&["stage=lead"]),
+            Some(&Sort::parse("-budget").unwrap()),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+        assert_eq!(filtered.total, 2);
+        assert_eq!(
+            filtered
+                .items
+                .iter()
+                .map(|r| r.label.as_str())
+                .collect::<Vec<_>>(),
+            ["Cy", "Bob"]
         );
         assert_eq!(
             names(&store, &[], Some("stage")).await,
