@@ -1,0 +1,109 @@
+"""WebDriver tests of the deals Kanban board (issue 4, acceptance 4: drag a deal
+to another stage -> a history entry and the column totals update).
+
+Uses test_app.py's session and helpers and needs run.sh's environment; run.sh
+itself starts test_app.py only, so until it also runs this file:
+  sed 's#tests/ui/test_app.py#tests/ui/test_deals.py#' tests/ui/run.sh > /tmp/run_deals.sh
+  (with ROOT set to the checkout) and run that. The drag is the browser's HTML5 drag and drop:
+WebDriver's pointer actions do not start one in WebKitGTK, so the test
+dispatches the same dragstart/dragover/drop events a mouse drag fires, with a
+DataTransfer, on the real card and column elements.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import test_app
+from test_app import App, hub, run_session, screenshot, wait_until
+
+DRAG = """
+const [card, column] = arguments;
+const data = new DataTransfer();
+const fire = (el, type) => el.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
+fire(card, "dragstart");
+fire(column, "dragenter");
+fire(column, "dragover");
+fire(column, "drop");
+fire(card, "dragend");
+"""
+
+
+def column(app: App, stage: str):
+    return wait_until(
+        f"the {stage} column",
+        lambda: next((c for c in app.find_all("column") if c.get_attribute("data-stage") == stage), None),
+    )
+
+
+def column_text(app: App, stage: str, testid: str) -> str:
+    col = column(app, stage)
+    found = col.find_elements("css selector", f'[data-testid="{testid}"]')
+    return found[0].text.strip() if found else ""
+
+
+def card(app: App, stage: str, title: str):
+    col = column(app, stage)
+    return next(
+        (c for c in col.find_elements("css selector", '[data-testid="deal-card"]') if c.get_attribute("data-deal") == title),
+        None,
+    )
+
+
+def test_drag_a_deal_to_another_stage(app: App) -> None:
+    hub("rate", "base", "EUR")
+    hub("deal", "add", "--title", "Analytical engine", "--amount", "12500.50", "--close", "2026-12-31")
+    hub("deal", "add", "--title", "Difference engine", "--amount", "1000", "--currency", "USD")
+    hub("rate", "set", "USD", "0.5")
+    app.click("nav-deals")
+    app.wait_for("board")
+    wait_until("two deals in Lead", lambda: column_text(app, "Lead", "column-count") == "2")
+    assert column_text(app, "Lead", "column-total") == "12,500.50 EUR · 1,000.00 USD"
+    assert column_text(app, "Lead", "column-weighted") == "Weighted 1,250.05 EUR · 100.00 USD"
+    assert "13,000.50 EUR" in column_text(app, "Lead", "column-converted")
+    assert len(app.find_all("stale-badge")) == 2, "no reminders: both lack a next activity"
+    screenshot("deals-01-board", app.driver)
+
+    app.driver.execute_script(DRAG, card(app, "Lead", "Analytical engine"), column(app, "Proposal"))
+    wait_until("the deal in Proposal", lambda: card(app, "Proposal", "Analytical engine") is not None)
+    wait_until("Lead totals updated", lambda: column_text(app, "Lead", "column-total") == "1,000.00 USD")
+    assert column_text(app, "Lead", "column-count") == "1"
+    assert column_text(app, "Proposal", "column-count") == "1"
+    assert column_text(app, "Proposal", "column-total") == "12,500.50 EUR"
+    assert column_text(app, "Proposal", "column-weighted") == "Weighted 6,250.25 EUR"
+    screenshot("deals-02-after-drag", app.driver)
+
+    # The move is in the store, with its history entry.
+    shown = json.loads(hub("deal", "show", "Analytical engine", "--json"))
+    assert shown["stage"]["name"] == "Proposal", shown["stage"]
+    assert [h["to_stage"]["name"] for h in shown["history"]] == ["Lead", "Proposal"]
+
+    # And on the deal's page.
+    card(app, "Proposal", "Analytical engine").find_element("css selector", "a").click()
+    app.wait_for("deal-detail")
+    wait_until("two history entries", lambda: len(app.find_all("history-entry")) == 2)
+    assert "Lead → Proposal" in app.find_all("history-entry")[0].text
+    assert app.text("deal-detail-stage") == "Proposal"
+    screenshot("deals-03-detail", app.driver)
+
+    # Won from the detail view, with a reason.
+    app.click("deal-won")
+    app.type("deal-reason", "Best offer")
+    app.click("deal-close-save")
+    wait_until("the deal won", lambda: app.text("deal-detail-status") == "won")
+    assert json.loads(hub("deal", "show", "Analytical engine", "--json"))["close_reason"] == "Best offer"
+
+
+def main() -> int:
+    only = set(sys.argv[1:])
+    tests = [t for t in [test_drag_a_deal_to_another_stage] if not only or t.__name__ in only]
+    results: list[tuple[str, bool]] = []
+    run_session(tests, results)
+    passed = sum(ok for _, ok in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if results and passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
