@@ -131,18 +131,19 @@ type DueRow = (String, Option<String>, i64, Option<String>, Option<String>);
 /// Live contacts whose next follow-up is at or before `as_of`, most overdue
 /// first (then by name), at most `limit`.
 pub async fn due(store: &Store, as_of: DateTime<Utc>, limit: u32) -> Result<Vec<DueContact>> {
-    // julianday() reads the stored RFC 3339 text (with its Z) exactly; the
-    // due time itself is computed in Rust from the same values.
-    let rows: Vec<DueRow> = sqlx::query_as(&format!(
-        "SELECT id, display_name, days, created_at, last FROM (
-                SELECT c.id, c.display_name, c.stay_in_touch_days AS days, c.created_at,
-                       {LAST_INTERACTION} AS last
-                  FROM contacts c
-                 WHERE c.stay_in_touch_days IS NOT NULL AND c.deleted_at IS NULL)
-              WHERE days > 0 AND julianday(coalesce(last, created_at)) + days <= julianday(?1)
-              ORDER BY julianday(coalesce(last, created_at)) + days, display_name COLLATE NOCASE, id
-              LIMIT ?2"
-    ))
+    // One range of `contacts_next_follow_up` (0009), whose expression this
+    // repeats exactly; `last_interaction_at` is kept by triggers. julianday()
+    // reads the stored RFC 3339 text (with its Z) exactly; the due time itself
+    // is computed in Rust from the same values.
+    let rows: Vec<DueRow> = sqlx::query_as(
+        "SELECT id, display_name, stay_in_touch_days, created_at, last_interaction_at
+           FROM contacts INDEXED BY contacts_next_follow_up
+          WHERE stay_in_touch_days IS NOT NULL AND deleted_at IS NULL
+            AND julianday(coalesce(last_interaction_at, created_at)) + stay_in_touch_days <= julianday(?1)
+          ORDER BY julianday(coalesce(last_interaction_at, created_at)) + stay_in_touch_days,
+                   display_name COLLATE NOCASE, id
+          LIMIT ?2",
+    )
     .bind(time_text(as_of))
     .bind(i64::from(limit))
     .fetch_all(store.pool())
@@ -322,5 +323,158 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(logged, r#"{"stay_in_touch_days":21}"#);
+    }
+}
+
+#[cfg(test)]
+mod kept_in_step {
+    use super::*;
+    use crate::activities::time_text;
+    use crate::changes::now_rfc3339;
+    use crate::entities::{ACTIVITY, CONTACT};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    use serde_json::json;
+
+    /// Every contact's next follow-up, recounted from `activities` without
+    /// the kept column: the rule as the module docs state it.
+    async fn recount(store: &Store, as_of: DateTime<Utc>) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', julianday(coalesce(last, created_at)) + days) FROM (
+                SELECT c.id, c.created_at, c.stay_in_touch_days AS days,
+                       (SELECT max(a.occurred_at) FROM activities a
+                         WHERE a.contact_id = c.id AND a.deleted_at IS NULL AND a.kind <> 'note') AS last
+                  FROM contacts c WHERE c.stay_in_touch_days IS NOT NULL AND c.deleted_at IS NULL)
+              WHERE julianday(coalesce(last, created_at)) + days <= julianday(?)
+              ORDER BY 1",
+        )
+        .bind(time_text(as_of))
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+    }
+
+    async fn listed(store: &Store, as_of: DateTime<Utc>) -> Vec<(String, String)> {
+        let mut got: Vec<(String, String)> = due(store, as_of, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.contact_id.to_string(), time_text(d.next_due)))
+            .collect();
+        got.sort();
+        got
+    }
+
+    /// The kept last interaction (0009's triggers) agrees with a recount
+    /// after random creates, edits, moves between contacts and deletes, and
+    /// on a second device that receives the activities before the contacts;
+    /// the due list reads one index range.
+    #[tokio::test]
+    async fn the_due_list_matches_a_recount_after_random_changes() {
+        let store = Store::open_in_memory().await.unwrap();
+        let mut rng = StdRng::seed_from_u64(7);
+        let base: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let contacts: Vec<Uuid> = (0..400).map(|_| Uuid::now_v7()).collect();
+        let mut tx = store.write().await.unwrap();
+        tx.insert_many(
+            &CONTACT,
+            contacts
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let days = (i % 3 != 0).then(|| 1 + i % 40);
+                    (
+                        *id,
+                        vec![
+                            ("display_name", json!(format!("C{i}"))),
+                            ("created_at", json!(now_rfc3339())),
+                            ("stay_in_touch_days", json!(days)),
+                        ],
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+        let kinds = ["call", "email", "meeting", "note"];
+        let activities: Vec<Uuid> = (0..2_000).map(|_| Uuid::now_v7()).collect();
+        tx.insert_many(
+            &ACTIVITY,
+            activities
+                .iter()
+                .map(|id| {
+                    (
+                        *id,
+                        vec![
+                            ("kind", json!(kinds[rng.random_range(0..4)])),
+                            (
+                                "contact_id",
+                                json!(contacts[rng.random_range(0..contacts.len())].to_string()),
+                            ),
+                            (
+                                "occurred_at",
+                                json!(time_text(
+                                    base + Duration::minutes(rng.random_range(0..500_000))
+                                )),
+                            ),
+                        ],
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+        for _ in 0..600 {
+            let id = activities[rng.random_range(0..activities.len())];
+            let field = match rng.random_range(0..4) {
+                0 => ("kind", json!(kinds[rng.random_range(0..4)])),
+                1 => (
+                    "contact_id",
+                    json!(contacts[rng.random_range(0..contacts.len())].to_string()),
+                ),
+                2 => (
+                    "occurred_at",
+                    json!(time_text(
+                        base + Duration::minutes(rng.random_range(0..500_000))
+                    )),
+                ),
+                _ => ("deleted_at", json!(now_rfc3339())),
+            };
+            tx.update(&ACTIVITY, id, vec![field]).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let far = Utc::now() + Duration::days(3650);
+        for as_of in [base + Duration::days(200), base + Duration::days(330), far] {
+            let expected = recount(&store, as_of).await;
+            assert!(!expected.is_empty());
+            assert_eq!(listed(&store, as_of).await, expected);
+        }
+
+        // A device that receives the activities before their contacts.
+        let other = Store::open_in_memory().await.unwrap();
+        let mut changes = crate::changes::outbox(&store, u32::MAX).await.unwrap();
+        changes.sort_by_key(|c| c.entity != "activity");
+        let mut tx = other.write().await.unwrap();
+        for change in &changes {
+            tx.apply_remote(change).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(listed(&other, far).await, recount(&store, far).await);
+
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "EXPLAIN QUERY PLAN SELECT id FROM contacts
+              WHERE stay_in_touch_days IS NOT NULL AND deleted_at IS NULL
+                AND julianday(coalesce(last_interaction_at, created_at)) + stay_in_touch_days <= julianday(?1)
+              ORDER BY julianday(coalesce(last_interaction_at, created_at)) + stay_in_touch_days LIMIT 10",
+        )
+        .bind(time_text(far))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert!(
+            plan.iter()
+                .any(|p| p.3.contains("USING INDEX contacts_next_follow_up")),
+            "{plan:?}"
+        );
     }
 }
