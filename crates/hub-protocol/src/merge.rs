@@ -32,13 +32,86 @@ pub struct Version {
 
 /// The current version of every field of one row: how the server stores a row (one
 /// document per row, so a snapshot reads a row at once) and how a snapshot sends it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// As JSON, `clocks` may hold `"*"`: the clock of every field of `fields` that is not
+/// listed. A row written at once (the usual case) then carries one clock instead of one
+/// per field, which is most of its size. In memory every field has its own entry.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "RowVersionsIn")]
 pub struct RowVersions {
     pub fields: BTreeMap<String, FieldValue>,
     pub clocks: BTreeMap<String, Hlc>,
     /// Base of each current version, where it had one.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bases: BTreeMap<String, Hlc>,
+}
+
+/// The JSON form of [`RowVersions`], read.
+#[derive(Deserialize)]
+struct RowVersionsIn {
+    fields: BTreeMap<String, FieldValue>,
+    clocks: BTreeMap<String, Hlc>,
+    #[serde(default)]
+    bases: BTreeMap<String, Hlc>,
+}
+
+/// The JSON form of [`RowVersions`], written.
+#[derive(Serialize)]
+struct RowVersionsOut<'a> {
+    fields: &'a BTreeMap<String, FieldValue>,
+    clocks: BTreeMap<&'a str, Hlc>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    bases: &'a BTreeMap<String, Hlc>,
+}
+
+/// The key of the clock shared by every field a row's `clocks` does not list.
+const EVERY_OTHER_FIELD: &str = "*";
+
+impl From<RowVersionsIn> for RowVersions {
+    fn from(doc: RowVersionsIn) -> Self {
+        let mut clocks = doc.clocks;
+        if let Some(shared) = clocks.remove(EVERY_OTHER_FIELD) {
+            for field in doc.fields.keys() {
+                clocks.entry(field.clone()).or_insert(shared);
+            }
+        }
+        RowVersions {
+            fields: doc.fields,
+            clocks,
+            bases: doc.bases,
+        }
+    }
+}
+
+impl Serialize for RowVersions {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The most common clock becomes "*" when it saves space (two fields or more).
+        let mut counts: BTreeMap<Hlc, usize> = BTreeMap::new();
+        for clock in self.clocks.values() {
+            *counts.entry(*clock).or_default() += 1;
+        }
+        let shared = counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .filter(|(_, n)| *n > 1)
+            .map(|(c, _)| c);
+        let mut clocks: BTreeMap<&str, Hlc> = self
+            .clocks
+            .iter()
+            .filter(|(field, clock)| {
+                Some(**clock) != shared || !self.fields.contains_key(field.as_str())
+            })
+            .map(|(field, clock)| (field.as_str(), *clock))
+            .collect();
+        if let Some(shared) = shared {
+            clocks.insert(EVERY_OTHER_FIELD, shared);
+        }
+        RowVersionsOut {
+            fields: &self.fields,
+            clocks,
+            bases: &self.bases,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl RowVersions {
@@ -164,6 +237,46 @@ mod tests {
             counter: 0,
             device: DeviceId(Uuid::from_bytes([device; 16])),
         }
+    }
+
+    fn version(value: serde_json::Value, clock: Hlc, base: Option<Hlc>) -> Version {
+        Version { value, clock, base }
+    }
+
+    #[test]
+    fn row_versions_share_one_clock_in_json_and_expand_when_read() {
+        let (created, edited) = (clock(10, 1), clock(20, 2));
+        let mut row = RowVersions::default();
+        row.set("name", version(json!("Ada"), created, None));
+        row.set("city", version(json!(null), created, None));
+        row.set("deleted_at", version(json!(null), created, None));
+        row.set("title", version(json!("Countess"), edited, Some(created)));
+        let text = serde_json::to_string(&row).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            doc["clocks"],
+            json!({"*": created.to_string(), "title": edited.to_string()})
+        );
+        assert_eq!(doc["bases"], json!({"title": created.to_string()}));
+        let back: RowVersions = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, row);
+        assert_eq!(back.get("city"), Some(version(json!(null), created, None)));
+
+        // The long form (every field listed, no bases) reads the same.
+        let long = json!({
+            "fields": {"name": "Ada", "title": "Countess"},
+            "clocks": {"name": created.to_string(), "title": edited.to_string()},
+        });
+        let read: RowVersions = serde_json::from_value(long).unwrap();
+        assert_eq!(read.get("name"), Some(version(json!("Ada"), created, None)));
+        assert_eq!(
+            read.get("title"),
+            Some(version(json!("Countess"), edited, None))
+        );
+        // Distinct clocks: nothing to share, nothing lost.
+        let text = serde_json::to_string(&read).unwrap();
+        assert!(!text.contains('*'), "{text}");
+        assert_eq!(serde_json::from_str::<RowVersions>(&text).unwrap(), read);
     }
 
     fn v(value: &str, clock: Hlc, base: Option<Hlc>) -> Version {

@@ -66,6 +66,9 @@ pub const MAX_CLOCK_AHEAD_MS: u64 = 5 * 60 * 1000;
 /// Default and largest page of pull and snapshot.
 pub const DEFAULT_PAGE: i64 = 500;
 pub const MAX_PAGE: i64 = 1_000;
+/// Largest snapshot page: rows are small documents, and a first sync of 100k contacts
+/// is 400k rows, so a page per 5,000 rows saves round trips and device commits.
+pub const MAX_SNAPSHOT_PAGE: i64 = 5_000;
 /// Longest entity or field name.
 pub const MAX_NAME_LEN: usize = 64;
 

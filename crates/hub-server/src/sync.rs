@@ -13,7 +13,7 @@ use uuid::Uuid;
 pub use hub_protocol::wire::{
     ClockAheadBody, ConflictRecord, OpResult, OpStatus, PullResponse, PushRequest, PushResponse,
     SnapshotResponse, SnapshotRow, SyncedChange, DEFAULT_PAGE, MAX_CLOCK_AHEAD_MS, MAX_PAGE,
-    MAX_PUSH_CHANGES,
+    MAX_PUSH_CHANGES, MAX_SNAPSHOT_PAGE,
 };
 
 /// Why a change is refused before merging, or `None` when it is acceptable.

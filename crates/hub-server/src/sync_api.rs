@@ -16,6 +16,7 @@ use crate::storage::Storage;
 use crate::sync::{
     rejection, ClockAheadBody, OpResult, OpStatus, PullResponse, PushRequest, PushResponse,
     SnapshotResponse, DEFAULT_PAGE, MAX_CLOCK_AHEAD_MS, MAX_PAGE, MAX_PUSH_CHANGES,
+    MAX_SNAPSHOT_PAGE,
 };
 use crate::AppState;
 
@@ -94,12 +95,12 @@ pub struct PullQuery {
     limit: Option<i64>,
 }
 
-fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+fn page_limit(limit: Option<i64>, max: i64) -> Result<i64, ApiError> {
     match limit {
         None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(n) => Err(ApiError::invalid(format!(
-            "limit must be between 1 and {MAX_PAGE}, not {n}"
+            "limit must be between 1 and {max}, not {n}"
         ))),
     }
 }
@@ -117,7 +118,7 @@ pub async fn pull(
     q: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PullResponse>, ApiError> {
     let q = query(q)?;
-    let limit = page_limit(q.limit)?;
+    let limit = page_limit(q.limit, MAX_PAGE)?;
     if q.cursor < 0 {
         return Err(ApiError::invalid("cursor must not be negative"));
     }
@@ -147,7 +148,7 @@ pub async fn snapshot(
     q: Result<Query<SnapshotQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SnapshotResponse<Box<RawValue>>>, ApiError> {
     let q = query(q)?;
-    let limit = page_limit(q.limit)?;
+    let limit = page_limit(q.limit, MAX_SNAPSHOT_PAGE)?;
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
         None => None,
         Some(key) => {

@@ -648,6 +648,17 @@ async fn run_suite(url: &str) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // Snapshot pages go up to 5,000 rows (small documents), and no further.
+    for (limit, status) in [(5000, StatusCode::OK), (5001, StatusCode::BAD_REQUEST)] {
+        let response = server
+            .http
+            .get(server.url(&format!("/v1/sync/snapshot?limit={limit}")))
+            .bearer_auth(&a.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "limit {limit}");
+    }
 
     server.db.close().await;
 }

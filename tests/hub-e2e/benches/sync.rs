@@ -131,9 +131,10 @@ async fn run(n: usize) {
     let start = Instant::now();
     let mut after: Option<String> = None;
     loop {
-        let page = hub_core::sync::Transport::snapshot(&transport, after.as_deref(), sync::PAGE)
-            .await
-            .unwrap();
+        let page =
+            hub_core::sync::Transport::snapshot(&transport, after.as_deref(), sync::SNAPSHOT_PAGE)
+                .await
+                .unwrap();
         if !page.has_more {
             break;
         }
@@ -146,7 +147,7 @@ async fn run(n: usize) {
     let start = Instant::now();
     let mut after = None;
     loop {
-        let page = hub_server::Storage::snapshot_page(&db, workspace, after, sync::PAGE)
+        let page = hub_server::Storage::snapshot_page(&db, workspace, after, sync::SNAPSHOT_PAGE)
             .await
             .unwrap();
         if !page.has_more {

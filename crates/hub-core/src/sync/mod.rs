@@ -30,8 +30,10 @@ pub use transport::{normalise_server, HttpTransport, PushAnswer, Transport};
 
 /// Largest push body we send (the server takes 4 MB).
 const MAX_PUSH_BYTES: usize = 3 * 1024 * 1024;
-/// Pull and snapshot page size.
+/// Pull page size.
 pub const PAGE: i64 = 1_000;
+/// Snapshot page size: the most the server sends (one device transaction each).
+pub const SNAPSHOT_PAGE: i64 = hub_protocol::wire::MAX_SNAPSHOT_PAGE;
 /// A wall clock this far from the server's is corrected (see `WriteTx`).
 const MAX_SKEW_MS: i64 = 60_000;
 /// Re-stamping more often than this in one round means the server keeps
@@ -497,7 +499,7 @@ async fn snapshot<T: Transport>(
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let after = meta_get(store.pool(), key::SNAPSHOT_AFTER).await?;
-    let mut page = transport.snapshot(after.as_deref(), PAGE).await?;
+    let mut page = transport.snapshot(after.as_deref(), SNAPSHOT_PAGE).await?;
     let mut total = None;
     loop {
         total = total.or(page.total_rows.map(|t| t as u64));
@@ -506,7 +508,7 @@ async fn snapshot<T: Transport>(
         let next_key = page.next_after.clone().filter(|_| page.has_more);
         let prefetch = async {
             match &next_key {
-                Some(key) => Some(transport.snapshot(Some(key), PAGE).await),
+                Some(key) => Some(transport.snapshot(Some(key), SNAPSHOT_PAGE).await),
                 None => None,
             }
         };
