@@ -103,9 +103,11 @@ describe("reminder list", () => {
     expect(tomorrow.getTime()).toBeGreaterThan(now.getTime());
   });
 
-  it("routes a notification click to the contact, else to the reminders", () => {
+  it("routes a notification click to the linked record, else to the reminders", () => {
     expect(routeForTarget({ kind: "contact", id: "c1" })).toEqual({ name: "contact", id: "c1" });
-    expect(routeForTarget({ kind: "deal", id: "d1" })).toEqual({ name: "reminders" });
+    expect(routeForTarget({ kind: "deal", id: "d1" })).toEqual({ name: "deal", id: "d1" });
+    expect(routeForTarget({ kind: "ticket", id: "t1" })).toEqual({ name: "ticket", id: "t1" });
+    expect(routeForTarget({ kind: "reminder", id: "r1" })).toEqual({ name: "reminders" });
     expect(routeForTarget(null)).toEqual({ name: "reminders" });
   });
 });

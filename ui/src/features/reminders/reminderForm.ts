@@ -104,8 +104,16 @@ export function snoozeChoices(now: Date): SnoozeChoice[] {
   ];
 }
 
-/** Where a notification click leads: the linked contact, else the reminders. */
+/** Where a notification click leads: the linked deal, ticket or contact, else the reminders. */
 export function routeForTarget(target: Target | null): Route {
-  if (target?.kind === "contact") return { name: "contact", id: target.id };
-  return { name: "reminders" };
+  switch (target?.kind) {
+    case "contact":
+      return { name: "contact", id: target.id };
+    case "deal":
+      return { name: "deal", id: target.id };
+    case "ticket":
+      return { name: "ticket", id: target.id };
+    default:
+      return { name: "reminders" };
+  }
 }
