@@ -1833,6 +1833,49 @@ mod tests {
         assert_totals_match(&store).await;
     }
 
+    /// Apply every change `from` logged to `to`, as sync would.
+    async fn ship(from: &Store, to: &Store) {
+        let changes = crate::changes::outbox(from, u32::MAX).await.unwrap();
+        let mut tx = to.write().await.unwrap();
+        for change in &changes {
+            let applied = tx.apply_remote(change).await.unwrap();
+            assert!(applied.unknown.is_empty(), "{:?}", applied.unknown);
+        }
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn two_offline_devices_converge_on_one_pipeline_and_one_rate() {
+        let a = Store::open_in_memory().await.unwrap();
+        let b = Store::open_in_memory().await.unwrap();
+        for store in [&a, &b] {
+            money::set_base_currency(store, "EUR").await.unwrap();
+            create(store, input("Deal", "100", "USD")).await.unwrap();
+        }
+        money::set_rate(&a, "USD", "0.9").await.unwrap();
+        money::set_rate(&b, "USD", "0.95").await.unwrap();
+        ship(&a, &b).await;
+        ship(&b, &a).await;
+        for store in [&a, &b] {
+            let all = pipelines::list(store).await.unwrap();
+            assert_eq!(all.len(), 1, "one Sales pipeline");
+            assert_eq!(all[0].stages.len(), 6);
+            assert_eq!(all[0].deal_count, 2);
+            let rates = money::rates(store).await.unwrap();
+            assert_eq!(rates.len(), 1, "one USD rate");
+            // The board of each device counts both deals in Lead, exactly.
+            let board = board(store, None, 10).await.unwrap();
+            assert_eq!(board.columns[0].count, 2);
+            assert_eq!(board.columns[0].totals[0].amount, Decimal::from(200));
+            assert_totals_match(store).await;
+        }
+        // Both devices agree on the rate (the later write wins everywhere).
+        assert_eq!(
+            money::rates(&a).await.unwrap()[0].rate,
+            money::rates(&b).await.unwrap()[0].rate
+        );
+    }
+
     #[tokio::test]
     async fn pages_keep_their_order() {
         let store = Store::open_in_memory().await.unwrap();

@@ -95,13 +95,16 @@ pub struct Forecast {
     pub total: ForecastRow,
 }
 
-/// One deal as the forecast sees it.
+/// Deals as the forecast sees them: one deal, or a group of deals of one
+/// row, currency and probability with their summed amount.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     /// Row key and label; rows are ordered by `order`, then key.
     pub key: String,
     pub label: String,
     pub order: (i64, i64),
+    /// How many deals the item stands for.
+    pub deals: u32,
     pub amount: Decimal,
     pub currency: String,
     /// Percent 0..=100.
@@ -118,13 +121,13 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, item: &Item) -> Result<()> {
-        self.deals += 1;
+        self.deals += item.deals;
         let entry = self.currencies.entry(item.currency.clone()).or_insert((
             0,
             Decimal::ZERO,
             Decimal::ZERO,
         ));
-        entry.0 += 1;
+        entry.0 += item.deals;
         entry.1 = money::add(entry.1, item.amount)?;
         entry.2 = money::add(entry.2, money::weighted(item.amount, item.probability)?)?;
         Ok(())
@@ -206,29 +209,42 @@ pub fn compute(
 pub async fn forecast(store: &Store, query: &ForecastQuery) -> Result<Forecast> {
     // The default pipeline exists from first use on, as everywhere else.
     crate::pipelines::ensure_default(store).await?;
-    type Row = (
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT d.stage_id, s.name, p.name, p.position, s.position, d.status, s.probability,
-                d.amount, d.currency, d.expected_close, d.closed_at
+    // SQLite groups the deals (by stage, status, currency and, by month, the
+    // month) and sums the amounts' whole units and millionths exactly as
+    // integers (migration 0003's generated columns); the few groups become
+    // Decimals here. Weighting a group's sum equals summing the weighted
+    // deals: the arithmetic is exact either way.
+    #[derive(sqlx::FromRow)]
+    struct Group {
+        stage_id: Option<String>,
+        stage_name: Option<String>,
+        pipeline_name: Option<String>,
+        pipeline_position: Option<i64>,
+        stage_position: Option<i64>,
+        status: Option<String>,
+        probability: Option<String>,
+        currency: Option<String>,
+        month: Option<String>,
+        deals: i64,
+        units: i64,
+        micro: i64,
+    }
+    let groups: Vec<Group> = sqlx::query_as(
+        "SELECT d.stage_id, s.name AS stage_name, p.name AS pipeline_name,
+                p.position AS pipeline_position, s.position AS stage_position, d.status,
+                s.probability, d.currency,
+                CASE WHEN ?3 THEN substr(CASE WHEN d.status = 'won' THEN d.closed_at
+                                              ELSE d.expected_close END, 1, 7) END AS month,
+                count(*) AS deals, coalesce(sum(d.amount_units), 0) AS units,
+                coalesce(sum(d.amount_micro), 0) AS micro
            FROM deals d
            JOIN pipeline_stages s ON s.id = d.stage_id
            JOIN pipelines p ON p.id = d.pipeline_id
           WHERE d.deleted_at IS NULL AND d.amount IS NOT NULL AND d.currency IS NOT NULL
             AND d.status IN ('open', 'won')
             AND (?1 IS NULL OR d.pipeline_id = ?1)
-            AND (?2 IS NULL OR d.owner = ?2)",
+            AND (?2 IS NULL OR d.owner = ?2)
+          GROUP BY d.stage_id, d.status, d.currency, month",
     )
     .bind(query.pipeline_id.map(|p| p.to_string()))
     .bind(
@@ -238,54 +254,43 @@ pub async fn forecast(store: &Store, query: &ForecastQuery) -> Result<Forecast> 
             .map(str::trim)
             .filter(|o| !o.is_empty()),
     )
+    .bind(query.by == ForecastBy::Month)
     .fetch_all(store.pool())
     .await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for (
-        stage,
-        stage_name,
-        pipeline_name,
-        p_pos,
-        s_pos,
-        status,
-        prob,
-        amount,
-        currency,
-        close,
-        closed,
-    ) in rows
-    {
-        let (Some(amount), Some(currency)) = (money::stored(amount.as_deref()), currency) else {
+    let mut items = Vec::with_capacity(groups.len());
+    for g in groups {
+        let Some(currency) = g.currency else {
             continue;
         };
-        let won = status.as_deref() == Some("won");
-        let probability = if won {
+        let amount = money::add(Decimal::from(g.units), Decimal::new(g.micro, 6))?.normalize();
+        let probability = if g.status.as_deref() == Some("won") {
             Decimal::ONE_HUNDRED
         } else {
-            money::stored(prob.as_deref()).unwrap_or_default()
+            money::stored(g.probability.as_deref()).unwrap_or_default()
         };
         let (key, label, order) = match query.by {
             ForecastBy::Stage => (
-                stage.unwrap_or_default(),
+                g.stage_id.unwrap_or_default(),
                 format!(
                     "{} / {}",
-                    pipeline_name.unwrap_or_default(),
-                    stage_name.unwrap_or_default()
+                    g.pipeline_name.unwrap_or_default(),
+                    g.stage_name.unwrap_or_default()
                 ),
-                (p_pos.unwrap_or(0), s_pos.unwrap_or(0)),
+                (
+                    g.pipeline_position.unwrap_or(0),
+                    g.stage_position.unwrap_or(0),
+                ),
             ),
-            ForecastBy::Month => {
-                let date = if won { closed } else { close };
-                match date.filter(|d| d.len() >= 7).map(|d| d[..7].to_owned()) {
-                    Some(month) => (month.clone(), month, (0, 0)),
-                    None => ("none".into(), "No date".into(), (1, 0)),
-                }
-            }
+            ForecastBy::Month => match g.month.filter(|m| m.len() == 7) {
+                Some(month) => (month.clone(), month, (0, 0)),
+                None => ("none".into(), "No date".into(), (1, 0)),
+            },
         };
         items.push(Item {
             key,
             label,
             order,
+            deals: g.deals as u32,
             amount,
             currency,
             probability,
@@ -326,6 +331,7 @@ mod tests {
                     key: format!("row{row}"),
                     label: format!("Row {row}"),
                     order: (row as i64, 0),
+                    deals: 1,
                     amount: Decimal::new(minor, digits),
                     currency: currency.into(),
                     probability: Decimal::new(i64::from(prob), 2),
@@ -432,6 +438,7 @@ mod tests {
                 key: "a".into(),
                 label: "A".into(),
                 order: (0, 0),
+                deals: 1,
                 amount: dec("100"),
                 currency: "EUR".into(),
                 probability: dec("50"),
@@ -440,6 +447,7 @@ mod tests {
                 key: "b".into(),
                 label: "B".into(),
                 order: (1, 0),
+                deals: 1,
                 amount: dec("10"),
                 currency: "CHF".into(),
                 probability: dec("10"),
