@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use hub_core::custom_fields::{self, FieldEntity};
-use hub_core::filters::{self, Filter, Record, RecordPage, Sort};
+use hub_core::filters::{self, Filter, ListItem, RecordPage, Sort};
 use hub_core::views::{self, SavedView, ViewInput};
 use hub_core::Store;
 
@@ -187,7 +187,7 @@ fn rows(page: &RecordPage, filter: &Filter, sort: Option<&Sort>) -> String {
             columns.push(field);
         }
     }
-    let cell = |r: &Record, field: &str| -> String {
+    let cell = |r: &ListItem, field: &str| -> String {
         if field == "tag" {
             return r.tags.join(", ");
         }

@@ -672,7 +672,7 @@ fn tag_condition(
 /// its set custom fields by key (typed as in `custom_fields::FieldValue`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
-pub struct Record {
+pub struct ListItem {
     pub id: Uuid,
     /// Name, title or subject.
     pub label: String,
@@ -687,7 +687,7 @@ pub struct Record {
 #[ts(export)]
 pub struct RecordPage {
     pub total: u32,
-    pub items: Vec<Record>,
+    pub items: Vec<ListItem>,
 }
 
 /// Check a filter and sort against an entity's fields without running
@@ -890,7 +890,7 @@ async fn records(
     entity: FieldEntity,
     spec: &Spec,
     rks: &[i64],
-) -> Result<Vec<Record>> {
+) -> Result<Vec<ListItem>> {
     let table = entity.table();
     let fields_sql = spec
         .builtins
@@ -923,7 +923,7 @@ async fn records(
         .bind(serde_json::to_string(rks).unwrap_or_default())
         .fetch_all(conn)
         .await?;
-    let mut out: Vec<(usize, Record)> = rows
+    let mut out: Vec<(usize, ListItem)> = rows
         .into_iter()
         .filter_map(|(rk, id, label, fields, tags, custom)| {
             let mut tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
@@ -939,7 +939,7 @@ async fn records(
                 .collect();
             Some((
                 rks.iter().position(|r| *r == rk)?,
-                Record {
+                ListItem {
                     id: Uuid::parse_str(&id).ok()?,
                     label: label.unwrap_or_default(),
                     fields: serde_json::from_str(&fields).unwrap_or_default(),
