@@ -87,6 +87,13 @@ def test_drag_a_deal_to_another_stage(app: App) -> None:
     assert app.text("deal-detail-stage") == "Proposal"
     screenshot("deals-03-detail", app.driver)
 
+    # Edit the amount from the detail view.
+    app.click("deal-edit")
+    app.type("deal-edit-amount", "13000")
+    app.click("deal-edit-save")
+    wait_until("the new amount", lambda: app.text("deal-detail-amount") == "13,000.00 EUR")
+    assert json.loads(hub("deal", "show", "Analytical engine", "--json"))["amount"] == "13000.00"
+
     # Won from the detail view, with a reason.
     app.click("deal-won")
     app.type("deal-reason", "Best offer")

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { emptyDealForm, formatAmount, formatMonies, roundDecimal, staleBadges, toDealInput } from "./dealFormat";
+import type { Deal } from "../../lib/types/Deal";
+import {
+  dealFormOf,
+  emptyDealForm,
+  formatAmount,
+  formatMonies,
+  roundDecimal,
+  staleBadges,
+  toDealInput,
+  toDealUpdate,
+} from "./dealFormat";
 
 describe("money display", () => {
   it("rounds decimal strings half away from zero without floats", () => {
@@ -57,5 +67,37 @@ describe("the new-deal form", () => {
   it("reports what to fix", () => {
     const made = toDealInput({ ...emptyDealForm(), amount: "ten", currency: "EURO" }, null);
     expect("errors" in made && Object.keys(made.errors).sort()).toEqual(["amount", "currency", "title"]);
+  });
+});
+
+describe("the edit form", () => {
+  it("keeps what it does not show", () => {
+    const deal = {
+      id: "d1",
+      title: "Licences",
+      contact: { id: "c1", name: "Ada" },
+      company: { id: "co1", name: "Engines" },
+      pipeline_id: "p1",
+      stage: { id: "s2", name: "Proposal" },
+      amount: "59.97",
+      currency: "EUR",
+      expected_close: null,
+      owner: "ada@example.com",
+      notes: null,
+      line_items: [{ id: "l1", name: "Seat", quantity: "3", unit_price: "19.99", total: "59.97" }],
+    } as unknown as Deal;
+    const form = { ...dealFormOf(deal), title: "Licences 2027", amount: "50" };
+    const made = toDealUpdate(form, deal);
+    expect("input" in made && made.input).toMatchObject({
+      title: "Licences 2027",
+      amount: "50",
+      currency: "EUR",
+      contact_id: "c1",
+      company_id: "co1",
+      owner: "ada@example.com",
+      stage_id: "s2",
+      pipeline_id: "p1",
+      line_items: [{ name: "Seat", quantity: "3", unit_price: "19.99" }],
+    });
   });
 });

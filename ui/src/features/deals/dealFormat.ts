@@ -1,6 +1,7 @@
 // Pure helpers of the deals screens: exact money display (amounts are decimal
 // strings from hub-core and never become floats here), stale badges, and the
 // new-deal form. Unit-tested in dealFormat.test.ts.
+import type { Deal } from "../../lib/types/Deal";
 import type { DealInput } from "../../lib/types/DealInput";
 import type { DealSummary } from "../../lib/types/DealSummary";
 import type { Money } from "../../lib/types/Money";
@@ -71,6 +72,7 @@ export function staleBadges(deal: Pick<DealSummary, "rotting" | "no_next_activit
 
 export type DealForm = {
   title: string;
+  notes: string;
   amount: string;
   currency: string;
   expectedClose: string;
@@ -79,7 +81,37 @@ export type DealForm = {
 };
 
 export function emptyDealForm(stageId = "", currency = ""): DealForm {
-  return { title: "", amount: "", currency, expectedClose: "", stageId, contact: { id: null, name: "" } };
+  return { title: "", notes: "", amount: "", currency, expectedClose: "", stageId, contact: { id: null, name: "" } };
+}
+
+/** The edit form of a stored deal. */
+export function dealFormOf(deal: Deal): DealForm {
+  return {
+    title: deal.title,
+    notes: deal.notes ?? "",
+    amount: deal.amount ?? "",
+    currency: deal.currency ?? "",
+    expectedClose: deal.expected_close ?? "",
+    stageId: deal.stage.id,
+    contact: { id: deal.contact?.id ?? null, name: deal.contact?.name ?? "" },
+  };
+}
+
+/** An edit as a full DealInput: what the form does not show (company, owner, line items) is kept. */
+export function toDealUpdate(
+  form: DealForm,
+  deal: Deal,
+): { input: DealInput } | { errors: Record<string, string> } {
+  const made = toDealInput(form, deal.pipeline_id);
+  if ("errors" in made) return made;
+  return {
+    input: {
+      ...made.input,
+      company_id: deal.company?.id ?? null,
+      owner: deal.owner,
+      line_items: deal.line_items.map((i) => ({ name: i.name, quantity: i.quantity, unit_price: i.unit_price })),
+    },
+  };
 }
 
 /** The form as a DealInput, or the errors a person can fix before saving. */
@@ -110,7 +142,7 @@ export function toDealInput(
       currency: currency || null,
       expected_close: form.expectedClose || null,
       owner: null,
-      notes: null,
+      notes: form.notes.trim() || null,
       line_items: [],
     },
   };
