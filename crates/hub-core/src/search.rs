@@ -77,16 +77,17 @@ async fn reindex_where(
         }
         query.execute(&mut *conn).await?;
     }
-    // Phones are indexed as their E.164 digits and those digits without the
-    // first 1-4 (the country code), so a number typed either way is found.
+    // Phones are indexed as their E.164 digits and as the national number
+    // (without the country code), so a number typed either way is found.
+    let national_start = national_number_start("p.number");
     let sql = format!(
         "INSERT INTO contact_search (rowid, name, emails, phones, company, sort_name)
          SELECT c.rk,
                 concat_ws(' ', c.display_name, c.first_name, c.last_name, c.title),
                 (SELECT group_concat(e.address, ' ') FROM contact_emails e
                   WHERE e.contact_id = c.id AND e.deleted_at IS NULL),
-                (SELECT group_concat(concat_ws(' ', substr(p.number, 2), substr(p.number, 3),
-                                               substr(p.number, 4), substr(p.number, 5)), ' ')
+                (SELECT group_concat(concat_ws(' ', substr(p.number, 2),
+                                               substr(p.number, {national_start})), ' ')
                    FROM contact_phones p WHERE p.contact_id = c.id AND p.deleted_at IS NULL),
                 concat_ws(' ', co.name, co.domain),
                 c.display_name
@@ -102,11 +103,44 @@ async fn reindex_where(
     Ok(())
 }
 
+/// E.164 country codes of two digits (ITU-T E.164 assignments); `1` and `7`
+/// are the one-digit codes and every other code has three. The codes are
+/// prefix-free, so the leading digits of a number say which length applies.
+const TWO_DIGIT_COUNTRY_CODES: &[&str] = &[
+    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47",
+    "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65",
+    "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+];
+
+/// SQL for the 1-based position where the national number starts in the
+/// E.164 text `column` (`+` and the country code skipped).
+fn national_number_start(column: &str) -> String {
+    let two = TWO_DIGIT_COUNTRY_CODES
+        .iter()
+        .map(|c| format!("'{c}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "CASE WHEN substr({column}, 2, 1) IN ('1', '7') THEN 3 \
+              WHEN substr({column}, 2, 2) IN ({two}) THEN 4 ELSE 5 END"
+    )
+}
+
 /// Turn what the user typed into an FTS5 query: every word must match as a
 /// prefix. Punctuation separates words, as the index tokenizer does, so
 /// "ada.lov" finds "ada.lovelace@example.com". None when nothing searchable
 /// was typed.
 pub fn match_expression(typed: &str) -> Option<String> {
+    // A phone number typed with separators ("(415) 555-26", "+44 20 79") is
+    // one run of digits: a prefix of the indexed E.164 or national digits.
+    let phone_like = typed.chars().any(|c| c.is_ascii_digit())
+        && typed
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().,/".contains(c));
+    if phone_like {
+        let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+        return Some(format!("\"{digits}\"*"));
+    }
     let terms: Vec<String> = typed
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
@@ -127,7 +161,15 @@ mod tests {
         );
         assert_eq!(
             match_expression("  +1 (415) ").as_deref(),
-            Some("\"1\"* \"415\"*")
+            Some("\"1415\"*")
+        );
+        assert_eq!(
+            match_expression("(415) 555-26").as_deref(),
+            Some("\"41555526\"*")
+        );
+        assert_eq!(
+            match_expression("ada 415").as_deref(),
+            Some("\"ada\"* \"415\"*")
         );
         assert_eq!(
             match_expression("\"OR NOT*").as_deref(),

@@ -322,6 +322,35 @@ async fn search_finds_prefixes_of_names_emails_phones_and_companies() {
         contacts::list(&store, &search("2079")).await.unwrap().items[0].display_name,
         "Charles Babbage"
     );
+    // A three-digit country code (+353): found by the national number and the full one.
+    let mut irish = ada();
+    irish.first_name = Some("Kathleen".into());
+    irish.last_name = Some("Lonsdale".into());
+    irish.emails.clear();
+    irish.company_name = None;
+    irish.phones = vec![PhoneEntry {
+        kind: "mobile".into(),
+        number: "+353 87 123 4567".into(),
+    }];
+    contacts::create(&store, irish).await.unwrap();
+    for q in ["871234", "353871", "+353 87"] {
+        let page = contacts::list(&store, &search(q)).await.unwrap();
+        assert_eq!(page.total, 1, "query {q:?}");
+        assert_eq!(
+            page.items[0].display_name, "Kathleen Lonsdale",
+            "query {q:?}"
+        );
+    }
+    contacts::delete(
+        &store,
+        contacts::list(&store, &search("871234"))
+            .await
+            .unwrap()
+            .items[0]
+            .id,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         contacts::list(&store, &search("zzz")).await.unwrap().total,
         0
