@@ -258,6 +258,10 @@ pub async fn run(store: &Store, cmd: TicketCommand) -> anyhow::Result<()> {
             if let Some(p) = priority {
                 input.priority = Priority::parse(&p)?;
             }
+            if contact.is_some() && company.is_none() {
+                // A new contact brings its company (hub-core fills it in).
+                input.company_id = None;
+            }
             if let Some(c) = empty_clears(contact) {
                 input.contact_id = c
                     .map(|c| {

@@ -377,6 +377,11 @@ fn tickets_add_list_show_update_comment() {
         kinds.contains(&"ticket_opened".to_owned()) && kinds.contains(&"ticket_comment".to_owned())
     );
 
+    // Given to another contact: the company follows.
+    let grace = hub.contact("Grace", Some("Navy"));
+    let moved = hub.json(&["ticket", "update", &id, "--contact", &grace, "--json"]);
+    assert_eq!(moved["company"]["name"], "Navy");
+
     // Bad input.
     hub.fails(
         &["ticket", "add", "--subject", " "],

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::activities::{
     bounded, check_links, long_text, parse_time_opt, parse_word, time_text, RecordRef,
 };
-use crate::changes::{now_rfc3339, Fields};
+use crate::changes::{now_rfc3339, Fields, WriteTx};
 use crate::entities::{TICKET, TICKET_COMMENT};
 use crate::error::{Error, FieldError, Result};
 use crate::store::Store;
@@ -155,7 +155,7 @@ pub struct TicketInput {
     pub priority: Priority,
     #[serde(default)]
     pub contact_id: Option<Uuid>,
-    /// Defaults to the contact's company when a ticket is created.
+    /// None with a contact: the contact's company.
     #[serde(default)]
     pub company_id: Option<Uuid>,
     /// A user's name as [`crate::users::current`] gives it (`me` before sign-in).
@@ -253,18 +253,7 @@ pub async fn create(store: &Store, input: TicketInput) -> Result<Ticket> {
     let now = now_rfc3339();
     let mut tx = store.write().await?;
     check_links(tx.conn(), input.contact_id, input.company_id, None).await?;
-    if let (Some(contact), None) = (input.contact_id, input.company_id) {
-        let company: Option<String> = sqlx::query_scalar(
-            "SELECT co.id FROM contacts c JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
-              WHERE c.id = ?",
-        )
-        .bind(contact.to_string())
-        .fetch_optional(tx.conn())
-        .await?;
-        if let Some(f) = fields.iter_mut().find(|(k, _)| *k == "company_id") {
-            f.1 = json!(company);
-        }
-    }
+    default_company(&mut tx, &input, &mut fields).await?;
     fields.push(("created_by", json!(me)));
     fields.push(("created_at", json!(now)));
     fields.push((
@@ -274,6 +263,24 @@ pub async fn create(store: &Store, input: TicketInput) -> Result<Ticket> {
     tx.insert(&TICKET, id, fields).await?;
     tx.commit().await?;
     get(store, id).await
+}
+
+/// No company given but a contact: the contact's company (on create and update).
+async fn default_company(tx: &mut WriteTx, input: &TicketInput, fields: &mut Fields) -> Result<()> {
+    let (Some(contact), None) = (input.contact_id, input.company_id) else {
+        return Ok(());
+    };
+    let company: Option<String> = sqlx::query_scalar(
+        "SELECT co.id FROM contacts c JOIN companies co ON co.id = c.company_id AND co.deleted_at IS NULL
+          WHERE c.id = ?",
+    )
+    .bind(contact.to_string())
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(f) = fields.iter_mut().find(|(k, _)| *k == "company_id") {
+        f.1 = json!(company);
+    }
+    Ok(())
 }
 
 /// Replace a ticket with `input`; a status change sets or clears `closed_at`
@@ -290,6 +297,7 @@ pub async fn update(store: &Store, id: Uuid, input: TicketInput) -> Result<Ticke
         return Err(Error::not_found("ticket", id));
     };
     check_links(tx.conn(), input.contact_id, input.company_id, None).await?;
+    default_company(&mut tx, &input, &mut fields).await?;
     let was_active = status
         .as_deref()
         .and_then(|s| TicketStatus::parse(s).ok())
@@ -679,6 +687,14 @@ mod tests {
             detail.comments.iter().map(|c| c.id).collect::<Vec<_>>(),
             vec![c1.id, c2.id]
         );
+
+        // Given to another contact (company left out): the company follows.
+        let grace = contact(&store, "Grace", Some("Navy")).await;
+        let mut moved = TicketInput::from(&t);
+        moved.contact_id = Some(grace);
+        moved.company_id = None;
+        let moved = update(&store, t.id, moved).await.unwrap();
+        assert_eq!(moved.company.as_ref().unwrap().name, "Navy");
 
         let resolved = set_status(&store, t.id, TicketStatus::Resolved)
             .await
