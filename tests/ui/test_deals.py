@@ -65,6 +65,15 @@ def test_drag_a_deal_to_another_stage(app: App) -> None:
     assert len(app.find_all("stale-badge")) == 2, "no reminders: both lack a next activity"
     screenshot("deals-01-board", app.driver)
 
+    # A rate set in the app converts the totals.
+    app.click("deal-rates")
+    app.type("rate-currency", "usd")
+    app.type("rate-value", "0.6")
+    app.click("rate-save")
+    wait_until("the new rate used", lambda: "13,100.50 EUR" in column_text(app, "Lead", "column-converted"))
+    screenshot("deals-01b-rates", app.driver)
+    app.click("deal-rates")
+
     app.driver.execute_script(DRAG, card(app, "Lead", "Analytical engine"), column(app, "Proposal"))
     wait_until("the deal in Proposal", lambda: card(app, "Proposal", "Analytical engine") is not None)
     wait_until("Lead totals updated", lambda: column_text(app, "Lead", "column-total") == "1,000.00 USD")
