@@ -571,31 +571,6 @@ pub async fn delete(store: &Store, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Give the reminders of this device's local user ([`users::LOCAL_USER`],
-/// made before signing in) to `account` (the signed-in email), so they keep
-/// ringing for that person after sign-in and reach their other devices as
-/// theirs. Meant for sign-in, before the first push: `me` rows never leave
-/// the device they were made on, so every one here is this person's.
-/// Returns how many were reassigned.
-pub async fn claim_local_user(store: &Store, account: &str) -> Result<usize> {
-    let account = account.trim();
-    if account.is_empty() || account == users::LOCAL_USER {
-        return Ok(0);
-    }
-    let mut tx = store.write().await?;
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM reminders WHERE assignee = ?")
-        .bind(users::LOCAL_USER)
-        .fetch_all(tx.conn())
-        .await?;
-    for id in &ids {
-        let id = Uuid::parse_str(id).map_err(|_| Error::not_found("reminder", id))?;
-        tx.update(&REMINDER, id, vec![("assignee", json!(account))])
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(ids.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -841,9 +816,16 @@ mod tests {
         let mut theirs = input("Theirs", "2026-11-30T09:00");
         theirs.assignee = Some("bo@example.com".into());
         let theirs = add(&store, &theirs, now).await.unwrap();
-        assert_eq!(claim_local_user(&store, "me").await.unwrap(), 0);
         assert_eq!(
-            claim_local_user(&store, "ada@example.com").await.unwrap(),
+            crate::users::claim_local_records(&store, "me")
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            crate::users::claim_local_records(&store, "ada@example.com")
+                .await
+                .unwrap(),
             1
         );
         let get_assignee = |id| {
@@ -853,7 +835,9 @@ mod tests {
         assert_eq!(get_assignee(mine.id).await, "ada@example.com");
         assert_eq!(get_assignee(theirs.id).await, "bo@example.com");
         assert_eq!(
-            claim_local_user(&store, "ada@example.com").await.unwrap(),
+            crate::users::claim_local_records(&store, "ada@example.com")
+                .await
+                .unwrap(),
             0
         );
     }

@@ -302,6 +302,8 @@ pub async fn sign_in(
     }
     delete_meta(&mut tx, &[key::LAST_ERROR]).await?;
     tx.commit().await.map_err(crate::Error::from)?;
+    // Before the first push: what this device made as "me" is the account's.
+    crate::users::claim_local_records(store, &account.email).await?;
     Ok(SignedIn {
         account,
         token: answer.token,
