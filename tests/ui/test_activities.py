@@ -72,6 +72,18 @@ def test_log_a_call_moves_the_stay_in_touch_date(app: App) -> None:
     app.click("timeline-filter-all")
     wait_until("all three again", lambda: len(app.find_all("timeline-entry")) == 3)
 
+    # Edit the call in place (the row's buttons show on hover: click through JS).
+    call_row = next(e for e in app.find_all("timeline-entry") if e.get_attribute("data-kind") == "call")
+    edit = call_row.find_element("css selector", '[data-testid="timeline-edit"]')
+    app.driver.execute_script("arguments[0].click()", edit)
+    app.wait_for("timeline-editing")
+    app.type("log-body", "Renewal agreed for 2027")
+    app.click("log-save")
+    app.wait_gone("timeline-editing")
+    call = json.loads(hub("timeline", "contact", ada, "--kind", "call", "--json"))["entries"][0]
+    if call["detail"]["activity"]["body"] != "Renewal agreed for 2027" or call["at"] != calls[0]["at"]:
+        raise Failure(f"the edit should change the body and keep the exact time: {call}")
+
 
 def test_ticket_comment_and_resolve(app: App) -> None:
     ada = json.loads(hub("contact", "list", "--search", "Ada", "--json"))["items"][0]["id"]

@@ -3,7 +3,9 @@ import type { Activity } from "../../lib/types/Activity";
 import type { StageMove } from "../../lib/types/StageMove";
 import type { TimelineEntry } from "../../lib/types/TimelineEntry";
 import {
+  activityFormOf,
   activityHeadline,
+  linksOf,
   emptyActivityForm,
   entryHeadline,
   formatDuration,
@@ -134,5 +136,32 @@ describe("headlines", () => {
       },
     };
     expect(entryHeadline(comment)).toBe("me commented on “Broken”");
+  });
+});
+
+describe("editing", () => {
+  it("a stored activity round-trips through the form, keeping its exact time and links", () => {
+    const r = toActivityInput(activityFormOf(activity), linksOf(activity));
+    if (!("input" in r)) throw new Error("expected input");
+    expect(r.input).toEqual({
+      kind: "call",
+      contact_id: "c1",
+      company_id: null,
+      deal_id: null,
+      occurred_at: "2026-11-02T09:00:00Z",
+      direction: "inbound",
+      duration_s: 330,
+      outcome: "left_voicemail",
+      subject: null,
+      body: "Call back",
+      location: null,
+    });
+  });
+
+  it("a time picked in the edit is sent", () => {
+    const form = { ...activityFormOf(activity), at: "2026-11-03T10:00" };
+    const r = toActivityInput(form, linksOf(activity));
+    if (!("input" in r)) throw new Error("expected input");
+    expect(r.input.occurred_at).toBe(new Date(2026, 10, 3, 10, 0).toISOString());
   });
 });

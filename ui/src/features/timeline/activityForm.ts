@@ -39,8 +39,10 @@ export type ActivityForm = {
   kind: ActivityKind;
   /** `YYYY-MM-DDTHH:MM` from `<input type="datetime-local">`, this computer's zone. */
   at: string;
-  /** `at` as the form opened: left alone, the activity is logged at the moment of saving. */
+  /** `at` as the form opened: left alone, `keepAt` is sent instead. */
   initialAt: string;
+  /** The exact time to send when `at` is left alone: an edited activity's own; null (now) for a new one. */
+  keepAt: string | null;
   direction: Direction;
   /** As typed: `5m`, `1h30m`, `1:30:00`, `90` (seconds); empty for none. */
   duration: string;
@@ -65,6 +67,7 @@ export function emptyActivityForm(kind: ActivityKind, now: Date): ActivityForm {
     kind,
     at: localInputValue(now),
     initialAt: localInputValue(now),
+    keepAt: null,
     direction: "outbound",
     duration: "",
     outcome: kind === "call" ? "connected" : "",
@@ -72,6 +75,27 @@ export function emptyActivityForm(kind: ActivityKind, now: Date): ActivityForm {
     body: "",
     location: "",
   };
+}
+
+/** The form for editing a logged activity; saving keeps its links. */
+export function activityFormOf(a: Activity): ActivityForm {
+  const at = localInputValue(new Date(a.occurred_at));
+  return {
+    kind: a.kind,
+    at,
+    initialAt: at,
+    keepAt: a.occurred_at,
+    direction: a.direction ?? "outbound",
+    duration: a.duration_s === null ? "" : formatDuration(a.duration_s).replace(/ /g, ""),
+    outcome: a.outcome ?? "",
+    subject: a.subject ?? "",
+    body: a.body ?? "",
+    location: a.location ?? "",
+  };
+}
+
+export function linksOf(a: Activity): Links {
+  return { contactId: a.contact?.id ?? null, companyId: a.company?.id ?? null, dealId: a.deal?.id ?? null };
 }
 
 /**
@@ -127,9 +151,10 @@ export function toActivityInput(
   const at = new Date(form.at);
   if (!form.at || Number.isNaN(at.getTime())) errors.occurred_at = "Pick a date and time";
   if (Object.keys(errors).length) return { errors };
-  // The input has minutes only: an untouched "now" is sent as none, so the
-  // core stamps the real moment and the entry sorts after what came before it.
-  const occurredAt = form.at === form.initialAt ? null : at.toISOString();
+  // The input has minutes only: an untouched time is sent as it was (a new
+  // activity's "now" as none, so the core stamps the real moment and the entry
+  // sorts after what came before it; an edited one's own time to the millisecond).
+  const occurredAt = form.at === form.initialAt ? form.keepAt : at.toISOString();
   const text = (s: string) => (s.trim() ? s.trim() : null);
   return {
     input: {
