@@ -526,3 +526,223 @@ fn saved_views_save_list_show_and_refuse_bad_filters() {
         ["HOT LEADS"]
     );
 }
+
+// --- through a real sync server ------------------------------------------------
+
+mod synced {
+    //! Two databases syncing through a real `hub-server` (SQLite file) in
+    //! this test process, as tests/sync.rs does: tags, custom fields and
+    //! saved views are plain synced entities, so they converge with no
+    //! special sync code.
+
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    use hub_server::auth::Password;
+    use hub_server::{accounts, AppState, Database, DatabaseUrl, Passwords};
+    use serde_json::{json, Value};
+
+    const EMAIL: &str = "owner@example.com";
+    const PASSWORD: &str = "a long password";
+
+    struct Server {
+        base: String,
+        _runtime: tokio::runtime::Runtime,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Server {
+        fn start() -> Server {
+            let dir = tempfile::tempdir().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let url = format!("sqlite://{}", dir.path().join("server.db").display());
+            let base = runtime.block_on(async {
+                let db = Database::open(&DatabaseUrl::parse(&url).unwrap())
+                    .await
+                    .unwrap();
+                let passwords = Passwords::cheap_for_tests();
+                let pw = Password::parse(PASSWORD.to_owned()).unwrap();
+                accounts::create_workspace(&db, &passwords, "Team", EMAIL, Some(pw))
+                    .await
+                    .unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let base = format!("http://{}", listener.local_addr().unwrap());
+                let state = AppState::with_passwords(db, passwords);
+                tokio::spawn(hub_server::serve_until(
+                    listener,
+                    state,
+                    std::future::pending::<()>(),
+                ));
+                base
+            });
+            Server {
+                base,
+                _runtime: runtime,
+                _dir: dir,
+            }
+        }
+    }
+
+    struct Device {
+        db: PathBuf,
+        config: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Device {
+        fn new() -> Device {
+            let dir = tempfile::tempdir().unwrap();
+            Device {
+                db: dir.path().join("hub.db"),
+                config: dir.path().join("config"),
+                _dir: dir,
+            }
+        }
+
+        fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_hub"))
+                .arg("--db")
+                .arg(&self.db)
+                .args(args)
+                .env_remove("HUB_DB")
+                .env_remove("HUB_TOKEN")
+                .env("HUB_CONFIG_DIR", &self.config)
+                .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+                .stdin(if stdin.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            if let Some(input) = stdin {
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(input.as_bytes())
+                    .unwrap();
+            }
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "hub {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+
+        fn ok(&self, args: &[&str]) -> String {
+            self.run(args, None)
+        }
+
+        fn json(&self, args: &[&str]) -> Value {
+            serde_json::from_str(&self.ok(args)).unwrap()
+        }
+
+        fn login(&self, server: &Server, name: &str) {
+            self.run(
+                &[
+                    "login",
+                    "--server",
+                    &server.base,
+                    "--email",
+                    EMAIL,
+                    "--password-stdin",
+                    "--insecure-storage",
+                    "--device-name",
+                    name,
+                ],
+                Some(&format!("{PASSWORD}\n")),
+            );
+        }
+
+        fn sync(&self) {
+            self.ok(&["sync", "--json"]);
+        }
+
+        fn keys(&self, args: &[&str], key: &str) -> Vec<String> {
+            self.json(args)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v[key].as_str().unwrap().to_owned())
+                .collect()
+        }
+    }
+
+    #[test]
+    fn tags_fields_and_views_converge_and_edits_of_different_fields_do_not_conflict() {
+        let server = Server::start();
+        let (a, b) = (Device::new(), Device::new());
+        a.login(&server, "laptop");
+        b.login(&server, "desk");
+
+        a.ok(&["field", "add", "contact", "Budget", "--type", "number"]);
+        a.ok(&[
+            "field", "add", "contact", "Tier", "--type", "select", "--option", "Gold", "--option",
+            "Silver",
+        ]);
+        let ada = a
+            .ok(&["contact", "add", "--name", "Ada Lovelace", "--tag", "VIP"])
+            .trim()
+            .to_owned();
+        a.ok(&[
+            "view",
+            "save",
+            "Big budgets",
+            "--entity",
+            "contacts",
+            "--filter",
+            "budget>1000",
+        ]);
+        a.sync();
+        b.sync();
+        assert_eq!(
+            b.keys(&["field", "list", "contact", "--json"], "key"),
+            ["budget", "tier"]
+        );
+        assert_eq!(b.keys(&["view", "list", "--json"], "name"), ["Big budgets"]);
+
+        // Offline on both: different custom fields of one contact, a tag
+        // rename on one, the same new field on both.
+        a.ok(&["field", "set", "contact", &ada, "budget", "5000"]);
+        b.ok(&["field", "set", "contact", &ada, "tier", "Gold"]);
+        a.ok(&["tag", "rename", "VIP", "Key account"]);
+        a.ok(&["field", "add", "contact", "Region", "--type", "text"]);
+        b.ok(&["field", "add", "contact", "Region", "--type", "text"]);
+        a.sync();
+        b.sync();
+        a.sync();
+
+        for device in [&a, &b] {
+            let shown = device.json(&["contact", "show", &ada, "--json"]);
+            assert_eq!(
+                shown["custom_fields"],
+                json!({ "budget": "5000", "tier": "Gold" })
+            );
+            assert_eq!(shown["tags"], json!(["Key account"]));
+            assert_eq!(
+                device.keys(&["tag", "list", "--json"], "name"),
+                ["Key account"]
+            );
+            assert_eq!(
+                device.keys(&["field", "list", "contact", "--json"], "key"),
+                ["budget", "tier", "region"]
+            );
+            let view = device.json(&["view", "show", "big budgets", "--json"]);
+            assert_eq!(view["page"]["total"], 1);
+            assert_eq!(view["page"]["items"][0]["label"], "Ada Lovelace");
+            // Different fields of one contact: nothing to resolve.
+            let conflicts = device.json(&["conflicts", "list", "--json"]);
+            assert_eq!(conflicts["total"], 0, "{conflicts}");
+        }
+    }
+}

@@ -22,7 +22,7 @@ use sqlx::SqliteConnection;
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::changes::{now_rfc3339, WriteTx};
+use crate::changes::WriteTx;
 use crate::entities::{CUSTOM_FIELD, CUSTOM_VALUE};
 use crate::error::{Error, FieldError, Result};
 use crate::store::Store;
@@ -663,7 +663,8 @@ pub async fn add(store: &Store, input: FieldInput) -> Result<CustomField> {
             ("field_type", json!(input.field_type.as_str())),
             ("options", json!(json!(options).to_string())),
             ("position", json!(position)),
-            ("created_at", json!(now_rfc3339())),
+            // No created_at: two devices that add this field offline write
+            // the same row, and a per-device time would be a conflict.
         ],
     )
     .await?;

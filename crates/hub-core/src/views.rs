@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::changes::now_rfc3339;
 use crate::custom_fields::FieldEntity;
 use crate::entities::SAVED_VIEW;
 use crate::error::{Error, Result};
@@ -101,11 +100,9 @@ pub async fn save(store: &Store, input: ViewInput) -> Result<SavedView> {
             .fetch_optional(tx.conn())
             .await?;
     match exists {
-        None => {
-            let mut fields = fields;
-            fields.push(("created_at", json!(now_rfc3339())));
-            tx.insert(&SAVED_VIEW, id, fields).await?;
-        }
+        // No created_at: a view saved under one name on two devices is one
+        // row, and a per-device time would only make a conflict.
+        None => tx.insert(&SAVED_VIEW, id, fields).await?,
         Some(deleted) => {
             let mut fields = fields;
             if deleted.is_some() {
