@@ -83,6 +83,20 @@ def test_drag_a_deal_to_another_stage(app: App) -> None:
     assert column_text(app, "Proposal", "column-weighted") == "Weighted 6,250.25 EUR"
     screenshot("deals-02-after-drag", app.driver)
 
+    # The forecast: weighted per stage, converted into EUR (USD at 0.6).
+    app.click("deal-forecast")
+    app.wait_for("forecast")
+    wait_until(
+        "forecast rows",
+        lambda: [r.find_element("css selector", "td").text for r in app.find_all("forecast-row")]
+        == ["Sales / Lead", "Sales / Proposal", "Total"],
+    )
+    total = app.find_all("forecast-row")[-1].find_element("css selector", '[data-testid="forecast-converted"]').text
+    assert total == "13,100.50 EUR", total
+    screenshot("deals-02b-forecast", app.driver)
+    app.click("deal-forecast")
+    app.wait_for("board")
+
     # The move is in the store, with its history entry.
     shown = json.loads(hub("deal", "show", "Analytical engine", "--json"))
     assert shown["stage"]["name"] == "Proposal", shown["stage"]
