@@ -93,9 +93,38 @@ def test_create_a_custom_field_set_it_and_filter_by_it(app: App) -> None:
     app.wait_for_row("Bob Babbage")
 
 
+def test_custom_fields_on_a_company_page(app: App) -> None:
+    hub("company", "add", "--name", "Analytical Engines Ltd")
+    hub("field", "add", "company", "Contract end", "--type", "date")
+    hub("field", "add", "company", "Partner", "--type", "checkbox")
+    app.go_companies()
+    row = wait_until(
+        "the company row",
+        lambda: next((r for r in app.find_all("company-row") if "Analytical Engines" in content(r)), None),
+    )
+    row.click()
+    app.wait_for("custom-values")
+    app.driver.execute_script(
+        "const el = arguments[0]; el.value = '2027-06-30'; el.dispatchEvent(new Event('input', { bubbles: true }));",
+        app.wait_for("cf-contract_end"),
+    )
+    app.click("cf-partner")
+    app.click("cf-save")
+    wait_until(
+        "the company's values stored",
+        lambda: json.loads(hub("field", "get", "company", "Analytical Engines Ltd", "--json"))
+        == [
+            {"key": "contract_end", "label": "Contract end", "type": "date", "value": "2027-06-30"},
+            {"key": "partner", "label": "Partner", "type": "checkbox", "value": True},
+        ],
+    )
+    screenshot("fields-04-company", app.driver)
+
+
 def main() -> int:
     only = set(sys.argv[1:])
-    tests = [t for t in [test_create_a_custom_field_set_it_and_filter_by_it] if not only or t.__name__ in only]
+    all_tests = [test_create_a_custom_field_set_it_and_filter_by_it, test_custom_fields_on_a_company_page]
+    tests = [t for t in all_tests if not only or t.__name__ in only]
     results: list[tuple[str, bool]] = []
     run_session(tests, results)
     passed = sum(ok for _, ok in results)
