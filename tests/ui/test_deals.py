@@ -97,6 +97,23 @@ def test_drag_a_deal_to_another_stage(app: App) -> None:
     app.click("deal-forecast")
     app.wait_for("board")
 
+    # Stage probabilities are edited in the app; a negative one is refused.
+    app.click("deal-stages")
+    app.wait_for("stages-panel")
+    lead_probability = app.find_all("stage-probability")[0]
+    lead_probability.clear()
+    lead_probability.send_keys("-5")
+    app.find_all("stage-save")[0].click()
+    error = app.wait_for("stage-error").text
+    assert "cannot be negative" in error, error
+    lead_probability = app.find_all("stage-probability")[0]
+    lead_probability.clear()
+    lead_probability.send_keys("20")
+    app.find_all("stage-save")[0].click()
+    wait_until("Lead weighted at 20 %", lambda: column_text(app, "Lead", "column-weighted") == "Weighted 200.00 USD")
+    screenshot("deals-02c-stages", app.driver)
+    app.click("deal-stages")
+
     # The move is in the store, with its history entry.
     shown = json.loads(hub("deal", "show", "Analytical engine", "--json"))
     assert shown["stage"]["name"] == "Proposal", shown["stage"]

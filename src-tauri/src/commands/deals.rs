@@ -44,6 +44,34 @@ pub async fn update_stage(
 }
 
 #[tauri::command]
+pub async fn delete_stage(state: State<'_, AppState>, id: Uuid) -> CommandResult<()> {
+    Ok(pipelines::delete_stage(state.store().await?, id).await?)
+}
+
+#[tauri::command]
+pub async fn move_stage(
+    state: State<'_, AppState>,
+    id: Uuid,
+    position: usize,
+) -> CommandResult<Vec<Stage>> {
+    Ok(pipelines::move_stage(state.store().await?, id, position).await?)
+}
+
+#[tauri::command]
+pub async fn rename_pipeline(
+    state: State<'_, AppState>,
+    id: Uuid,
+    name: String,
+) -> CommandResult<Pipeline> {
+    Ok(pipelines::rename(state.store().await?, id, &name).await?)
+}
+
+#[tauri::command]
+pub async fn delete_pipeline(state: State<'_, AppState>, id: Uuid) -> CommandResult<()> {
+    Ok(pipelines::delete(state.store().await?, id).await?)
+}
+
+#[tauri::command]
 pub async fn get_board(
     state: State<'_, AppState>,
     pipeline_id: Option<Uuid>,

@@ -84,3 +84,19 @@ export function baseCurrency(): Promise<string | null> {
 export function setBaseCurrency(currency: string): Promise<string> {
   return call("set_base_currency", { currency });
 }
+
+export function deleteStage(id: string): Promise<void> {
+  return call("delete_stage", { id });
+}
+
+export function moveStage(id: string, position: number): Promise<Stage[]> {
+  return call("move_stage", { id, position });
+}
+
+export function renamePipeline(id: string, name: string): Promise<Pipeline> {
+  return call("rename_pipeline", { id, name });
+}
+
+export function deletePipeline(id: string): Promise<void> {
+  return call("delete_pipeline", { id });
+}
