@@ -15,6 +15,7 @@ mod sync;
 mod tag;
 mod ticket;
 mod timeline;
+mod trash;
 mod view;
 
 use std::path::PathBuf;
@@ -94,6 +95,9 @@ enum Command {
     /// List and restore values that lost a concurrent edit
     #[command(subcommand)]
     Conflicts(conflicts::ConflictsCommand),
+    /// Deleted records: list them, put them back
+    #[command(subcommand)]
+    Trash(trash::TrashCommand),
     /// The workspace's devices on the sync server
     #[command(subcommand)]
     Devices(sync::DevicesCommand),
@@ -161,6 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logout => sync::logout(&store).await,
         Command::Sync(args) => sync::run_sync(&store, args).await,
         Command::Conflicts(cmd) => conflicts::run(&store, cmd).await,
+        Command::Trash(cmd) => trash::run(&store, cmd).await,
         Command::Devices(cmd) => sync::devices(&store, cmd).await,
     };
     store.close().await;

@@ -134,6 +134,24 @@ fn add_list_edit_show_delete_round_trip() {
     hub.ok(&["contact", "delete", id]);
     assert_eq!(hub.total(), 0);
     hub.fails(&["contact", "show", id], "no contact with id");
+
+    // The trash has it; restoring brings it back with everything it had.
+    let trash = hub.json(&["trash", "list", "--json"]);
+    assert_eq!(trash["total"], 1);
+    assert_eq!(trash["items"][0]["entity"], "contact");
+    assert_eq!(trash["items"][0]["id"], id);
+    assert_eq!(
+        trash["items"][0]["edited_after_delete"],
+        serde_json::json!([])
+    );
+    hub.fails(&["trash", "restore", "tag", id], "has no trash");
+    hub.ok(&["trash", "restore", "contact", id]);
+    assert_eq!(
+        hub.json(&["contact", "show", id, "--json"])["title"],
+        "Chief Analyst"
+    );
+    assert_eq!(hub.json(&["trash", "list", "--json"])["total"], 0);
+    hub.fails(&["trash", "restore", "contact", id], "no contact with id");
 }
 
 #[test]
