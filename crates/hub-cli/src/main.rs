@@ -15,6 +15,7 @@ mod sync;
 mod tag;
 mod ticket;
 mod timeline;
+mod today;
 mod trash;
 mod view;
 
@@ -81,6 +82,8 @@ enum Command {
     /// Stay in touch with a contact every N days; who is due for a follow-up
     #[command(subcommand)]
     StayInTouch(timeline::StayInTouchCommand),
+    /// Today: overdue and due-today reminders, stale deals, stay-in-touch due, my open tickets
+    Today(today::TodayArgs),
     /// Fill the database with realistic demo contacts and companies
     Demo(DemoArgs),
     /// Read or change settings
@@ -159,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket(cmd) => ticket::run(&store, cmd).await,
         Command::Timeline(args) => timeline::run_timeline(&store, args).await,
         Command::StayInTouch(cmd) => timeline::run_stay_in_touch(&store, cmd).await,
+        Command::Today(args) => today::run(&store, args).await,
         Command::Demo(args) => run_demo(&store, args).await,
         Command::Config(cmd) => run_config(&store, cmd).await,
         Command::Login(args) => sync::login(&store, args).await,

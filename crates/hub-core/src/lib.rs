@@ -30,6 +30,7 @@ pub mod sync;
 pub mod tags;
 pub mod tickets;
 pub mod timeline;
+pub mod today;
 pub mod trash;
 pub mod users;
 pub mod views;
