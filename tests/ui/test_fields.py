@@ -79,6 +79,21 @@ def test_create_a_custom_field_set_it_and_filter_by_it(app: App) -> None:
     assert "1 match" in app.text("filtered-count")
     screenshot("fields-03-filtered", app.driver)
 
+    # Save it as a view; clear; pick the view again.
+    app.click("saved-view-new")
+    app.type("saved-view-name", "Big budgets")
+    app.click("saved-view-save")
+    wait_until(
+        "the view stored",
+        lambda: [v["name"] for v in json.loads(hub("view", "list", "--json"))] == ["Big budgets"],
+    )
+    shown = json.loads(hub("view", "show", "Big budgets", "--json"))
+    assert [r["label"] for r in shown["page"]["items"]] == ["Ada Lovelace"], shown
+    app.click("clear-field-filter")
+    app.wait_gone("filtered-rows")
+    Select(app.wait_for("saved-view-pick")).select_by_visible_text("Big budgets")
+    wait_until("the view's rows", lambda: [content(r) for r in app.find_all("filtered-row")] == rows)
+
     # Another comparison: Tier is Gold; then Bob joins when his tier is set too.
     choose(app, "field-filter-field", "tier")
     choose(app, "field-filter-op", "eq")
