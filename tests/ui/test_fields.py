@@ -14,9 +14,31 @@ from __future__ import annotations
 import json
 import sys
 
+import test_app
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import Select
 
 from test_app import App, content, hub, run_session, screenshot, wait_until
+
+
+class FieldsApp(App):
+    """test_app's session, started on whichever screen the app opens on
+    (contacts, or Today once that lands): it waits for the sidebar and goes
+    to Contacts itself."""
+
+    def __init__(self) -> None:
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": str(test_app.APP)})
+        self.driver = webdriver.Remote(test_app.DRIVER_URL, options=options)
+        self.driver.implicitly_wait(0)
+        try:
+            self.wait_for("nav-contacts", timeout=30)
+            self.go_contacts()
+        except Exception:
+            self.quit()
+            raise
 
 
 def choose(app: App, testid: str, value: str) -> None:
@@ -136,11 +158,71 @@ def test_custom_fields_on_a_company_page(app: App) -> None:
     screenshot("fields-04-company", app.driver)
 
 
+def js_click(app: App, element) -> None:
+    """Click through toasts that may cover the element."""
+    app.driver.execute_script("arguments[0].click()", element)
+
+
+def tag_names(app: App) -> list[str]:
+    return [r.get_attribute("data-tag") for r in app.find_all("tag-row")]
+
+
+def test_tags_renamed_merged_and_recoloured_in_settings(app: App) -> None:
+    grace = hub("contact", "add", "--name", "Grace Hopper", "--tag", "VIP", "--tag", "Navy").strip()
+    hub("company", "add", "--name", "Remington Rand")
+    hub("tag", "add", "Client", "--company", "Remington Rand")
+    app.click("nav-settings")
+    app.wait_for("tags-settings")
+    wait_until("the tags listed", lambda: {"VIP", "Navy", "Client"} <= set(tag_names(app)))
+
+    def row(name: str):
+        return next(r for r in app.find_all("tag-row") if r.get_attribute("data-tag") == name)
+
+    # Rename VIP -> Key account: Grace keeps it.
+    js_click(app, row("VIP").find_element("css selector", '[data-testid="tag-rename"]'))
+    app.type("tag-new-name", "Key account")
+    js_click(app, app.wait_for("tag-apply"))
+    wait_until("renamed", lambda: "Key account" in tag_names(app) and "VIP" not in tag_names(app))
+    assert "Key account" in json.loads(hub("contact", "show", grace, "--json"))["tags"]
+
+    # Merge Navy into Client: Grace and the company both carry Client.
+    js_click(app, row("Navy").find_element("css selector", '[data-testid="tag-merge"]'))
+    choose(app, "tag-merge-into", "Client")
+    js_click(app, app.wait_for("tag-apply"))
+    wait_until("merged", lambda: "Navy" not in tag_names(app))
+    client = next(t for t in json.loads(hub("tag", "list", "--json")) if t["name"] == "Client")
+    assert (client["contact_count"], client["company_count"]) == (1, 1), client
+
+    # Renaming onto an existing tag is refused with the reason shown.
+    js_click(app, row("Client").find_element("css selector", '[data-testid="tag-rename"]'))
+    app.type("tag-new-name", "key ACCOUNT")
+    js_click(app, app.wait_for("tag-apply"))
+    assert "merge" in app.text("tag-error")
+
+    # Colour.
+    picker = row("Key account").find_element("css selector", '[data-testid="tag-color"]')
+    app.driver.execute_script(
+        "const el = arguments[0]; el.value = '#123456'; el.dispatchEvent(new Event('change', { bubbles: true }));",
+        picker,
+    )
+    wait_until(
+        "the colour stored",
+        lambda: next(t for t in json.loads(hub("tag", "list", "--json")) if t["name"] == "Key account")["color"]
+        == "#123456",
+    )
+    screenshot("fields-05-tags", app.driver)
+
+
 def main() -> int:
     only = set(sys.argv[1:])
-    all_tests = [test_create_a_custom_field_set_it_and_filter_by_it, test_custom_fields_on_a_company_page]
+    all_tests = [
+        test_create_a_custom_field_set_it_and_filter_by_it,
+        test_custom_fields_on_a_company_page,
+        test_tags_renamed_merged_and_recoloured_in_settings,
+    ]
     tests = [t for t in all_tests if not only or t.__name__ in only]
     results: list[tuple[str, bool]] = []
+    test_app.App = FieldsApp  # run_session starts the session through this name
     run_session(tests, results)
     passed = sum(ok for _, ok in results)
     print(f"{passed} passed, {len(results) - passed} failed")
