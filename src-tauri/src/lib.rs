@@ -101,6 +101,7 @@ pub fn run() {
             commands::deals::set_rate,
             commands::deals::base_currency,
             commands::deals::set_base_currency,
+            commands::today::get_today,
             commands::reminders::list_reminders,
             commands::reminders::get_reminder,
             commands::reminders::create_reminder,
@@ -121,6 +122,8 @@ pub fn run() {
             commands::sync::revoke_device,
             commands::conflicts::list_conflicts,
             commands::conflicts::restore_conflict,
+            commands::trash::list_trash,
+            commands::trash::restore_from_trash,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Customer Hub");

@@ -13,4 +13,6 @@ pub mod store;
 pub mod sync;
 pub mod tags;
 pub mod tickets;
+pub mod today;
+pub mod trash;
 pub mod views;

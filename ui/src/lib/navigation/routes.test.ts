@@ -3,6 +3,7 @@ import { href, parseRoute, sectionOf, type Route } from "./routes";
 
 describe("routes", () => {
   const routes: Route[] = [
+    { name: "today" },
     { name: "contacts" },
     { name: "contact", id: "0190a1b2-0000-7000-8000-000000000001" },
     { name: "contact-new", companyId: null },
@@ -13,6 +14,7 @@ describe("routes", () => {
     { name: "company-new" },
     { name: "company-edit", id: "c1" },
     { name: "conflicts" },
+    { name: "trash" },
     { name: "deals" },
     { name: "deal", id: "0190a1b2-0000-7000-8000-0000000000dd" },
     { name: "tickets" },
@@ -25,7 +27,9 @@ describe("routes", () => {
   });
 
   it("falls back to the contact list for unknown or empty hashes", () => {
-    expect(parseRoute("")).toEqual({ name: "contacts" });
+    expect(parseRoute("")).toEqual({ name: "today" });
+    expect(parseRoute("#/")).toEqual({ name: "today" });
+    expect(parseRoute("#/today")).toEqual({ name: "today" });
     expect(parseRoute("#/nowhere/else")).toEqual({ name: "contacts" });
   });
 
@@ -35,6 +39,7 @@ describe("routes", () => {
     expect(sectionOf({ name: "ticket", id: "t" })).toBe("tickets");
     expect(sectionOf({ name: "deal", id: "d" })).toBe("deals");
     expect(sectionOf({ name: "conflicts" })).toBe("conflicts");
+    expect(sectionOf({ name: "trash" })).toBe("trash");
     expect(sectionOf({ name: "settings" })).toBe("settings");
   });
 });

@@ -2,6 +2,7 @@
 // without a router library. Pure functions so they are unit-tested.
 
 export type Route =
+  | { name: "today" }
   | { name: "contacts" }
   | { name: "contact"; id: string }
   | { name: "contact-new"; companyId: string | null }
@@ -13,19 +14,23 @@ export type Route =
   | { name: "deals" }
   | { name: "deal"; id: string }
   | { name: "conflicts" }
+  | { name: "trash" }
   | { name: "reminders" }
   | { name: "tickets" }
   | { name: "ticket"; id: string }
   | { name: "settings" };
 
-export type Section = "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "settings";
+export type Section = "today" | "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "trash" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query);
   const [section, id, action] = parts;
+  // The app opens on Today.
+  if (!section || section === "today") return { name: "today" };
   if (section === "conflicts") return { name: "conflicts" };
+  if (section === "trash") return { name: "trash" };
   if (section === "deals") return id ? { name: "deal", id } : { name: "deals" };
   if (section === "reminders") return { name: "reminders" };
   if (section === "tickets") return id ? { name: "ticket", id } : { name: "tickets" };
@@ -46,6 +51,8 @@ export function parseRoute(hash: string): Route {
 
 export function href(route: Route): string {
   switch (route.name) {
+    case "today":
+      return "#/today";
     case "contacts":
       return "#/contacts";
     case "contact":
@@ -70,6 +77,8 @@ export function href(route: Route): string {
       return `#/deals/${encodeURIComponent(route.id)}`;
     case "conflicts":
       return "#/conflicts";
+    case "trash":
+      return "#/trash";
     case "reminders":
       return "#/reminders";
     case "tickets":
@@ -82,8 +91,10 @@ export function href(route: Route): string {
 }
 
 export function sectionOf(route: Route): Section {
+  if (route.name === "today") return "today";
   if (route.name === "deals" || route.name === "deal") return "deals";
   if (route.name === "conflicts" || route.name === "settings" || route.name === "reminders") return route.name;
+  if (route.name === "trash") return "trash";
   if (route.name === "tickets" || route.name === "ticket") return "tickets";
   return route.name.startsWith("compan") ? "companies" : "contacts";
 }

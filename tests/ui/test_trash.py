@@ -1,0 +1,157 @@
+"""WebDriver test of the Trash screen: a contact deleted with the CLI is in the
+app's trash, the kind filter narrows the list, cancel keeps it there, and
+Restore brings the contact back (the store says so) and empties the trash.
+
+Uses test_app.py's session and helpers and needs run.sh's environment; run.sh
+itself starts test_app.py only, so run it the way test_activities.py is run:
+  sed 's#tests/ui/test_app.py#tests/ui/test_trash.py#' tests/ui/run.sh > /tmp/run_trash.sh
+  (with ROOT set to the checkout) and run that. SCREENSHOTS_DIR=docs/screenshots
+  refreshes docs/screenshots/trash.png.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import Select
+
+from test_app import APP, DRIVER_URL, App, Failure, content, hub, publish, screenshot, wait_until
+
+
+class TrashApp(App):
+    """test_app's App, ready once the sidebar is shown: the app opens on Today
+    now, and App() still waits for the contact list."""
+
+    def __init__(self) -> None:
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": str(APP)})
+        self.driver = webdriver.Remote(DRIVER_URL, options=options)
+        self.driver.implicitly_wait(0)
+        try:
+            self.wait_for("nav-trash", timeout=30)
+        except Failure:
+            self.quit()
+            raise
+
+
+def trash(*args: str) -> list[dict]:
+    return json.loads(hub("trash", "list", *args, "--json"))["items"]
+
+
+def shown(app: App) -> list[tuple[str, str]]:
+    """The trash rows on screen, as (kind, name)."""
+    return [
+        (e.get_attribute("data-entity"), content(e.find_element("css selector", '[data-testid="trash-label"]')))
+        for e in app.find_all("trash-item")
+    ]
+
+
+def test_restore_a_deleted_contact_from_the_trash(app: App) -> None:
+    # An empty trash says so.
+    app.driver.execute_script("location.hash = '#/trash'")
+    app.wait_for("trash-screen")
+    app.wait_for("trash-empty")
+
+    ada = hub("contact", "add", "--name", "Ada Lovelace", "--email", "ada@analytical-engines.example").strip()
+    deal = hub("deal", "add", "--title", "Difference Engine No. 2", "--contact", ada).strip()
+    hub("deal", "delete", deal)
+    hub("contact", "delete", ada)
+    try:
+        hub("contact", "show", ada, "--json")
+    except Failure:
+        pass
+    else:
+        raise Failure("a deleted contact should not be shown")
+
+    # The screen reloads on the store-changed event: both deletes appear, newest first.
+    app.click("nav-trash")
+    app.wait_for("trash-screen")
+    wait_until(
+        "the deleted contact and deal, newest first",
+        lambda: shown(app) == [("contact", "Ada Lovelace"), ("deal", "Difference Engine No. 2")],
+    )
+    if app.find("trash-edited"):
+        raise Failure("nothing was edited after the delete: no chip")
+
+    # The kind filter.
+    Select(app.find("trash-kind")).select_by_value("contact")
+    wait_until("only the contact", lambda: shown(app) == [("contact", "Ada Lovelace")])
+    screenshot("trash-contacts", app.driver)
+    Select(app.find("trash-kind")).select_by_value("")
+    wait_until("both again", lambda: len(shown(app)) == 2)
+    publish(screenshot("trash", app.driver), "trash")
+
+    def restore_button():
+        row = next(e for e in app.find_all("trash-item") if e.get_attribute("data-id") == ada)
+        return row.find_element("css selector", '[data-testid="trash-restore"]')
+
+    # Cancel keeps it in the trash.
+    restore_button().click()
+    app.wait_for("confirm-dialog")
+    if "Ada Lovelace" not in content(app.find("confirm-dialog")):
+        raise Failure("the confirm dialog should name the record")
+    app.click("confirm-cancel")
+    if [i["id"] for i in trash("--entity", "contact")] != [ada]:
+        raise Failure("cancel must not restore")
+
+    restore_button().click()
+    app.click("confirm-accept")
+    wait_until("the contact gone from the trash", lambda: shown(app) == [("deal", "Difference Engine No. 2")])
+    app.wait_for("trash-restored")
+
+    shown_contact = json.loads(hub("contact", "show", ada, "--json"))
+    if shown_contact.get("display_name") != "Ada Lovelace":
+        raise Failure(f"the restored contact should be whole: {shown_contact}")
+    if "ada@analytical-engines.example" not in json.dumps(shown_contact):
+        raise Failure(f"the restored contact keeps its email: {shown_contact}")
+    if [i["entity"] for i in trash()] != ["deal"]:
+        raise Failure(f"only the deal should be left in the trash: {trash()}")
+
+    # The "Open" link goes to the restored contact.
+    app.click("trash-restored-open")
+    app.wait_for("contact-detail")
+
+    # Restore the deal too: the trash is empty.
+    app.click("nav-trash")
+    app.wait_for("trash-screen")
+    wait_until("the deal", lambda: len(app.find_all("trash-restore")) == 1)
+    app.find("trash-restore").click()
+    app.click("confirm-accept")
+    app.wait_for("trash-empty")
+    if trash():
+        raise Failure(f"the trash should be empty: {trash()}")
+    json.loads(hub("deal", "show", deal, "--json"))
+
+
+def main() -> int:
+    only = set(sys.argv[1:])
+    tests = [t for t in (test_restore_a_deleted_contact_from_the_trash,) if not only or t.__name__ in only]
+    results: list[tuple[str, bool]] = []
+    app = TrashApp()
+    try:
+        for test in tests:
+            started = time.monotonic()
+            try:
+                test(app)
+                results.append((test.__name__, True))
+                print(f"PASS {test.__name__} ({time.monotonic() - started:.1f}s)", flush=True)
+            except Exception:
+                results.append((test.__name__, False))
+                print(f"FAIL {test.__name__}", flush=True)
+                traceback.print_exc()
+                screenshot(f"failure-{test.__name__}", app.driver)
+    finally:
+        app.quit()
+    passed = sum(ok for _, ok in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if results and passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
