@@ -12,6 +12,7 @@ itself starts test_app.py only, so run it the way test_activities.py is run:
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 import traceback
@@ -20,7 +21,22 @@ from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import Select
 
-from test_app import APP, DRIVER_URL, App, Failure, content, hub, publish, screenshot, wait_until
+from test_app import (
+    APP,
+    DRIVER_URL,
+    HUB_BIN,
+    HUB_DB,
+    OWNER_EMAIL,
+    OWNER_PASSWORD,
+    App,
+    Failure,
+    SyncWorld,
+    content,
+    hub,
+    publish,
+    screenshot,
+    wait_until,
+)
 
 
 class TrashApp(App):
@@ -129,9 +145,82 @@ def test_restore_a_deleted_contact_from_the_trash(app: App) -> None:
     json.loads(hub("deal", "show", deal, "--json"))
 
 
+def login(run, url: str, device: str) -> None:
+    run("login", "--server", url, "--email", OWNER_EMAIL, "--password-stdin", "--insecure-storage",
+        "--device-name", device, stdin=OWNER_PASSWORD + "\n")
+
+
+def test_an_edit_made_after_the_delete_is_flagged_and_kept(app: App) -> None:
+    """The app's store deletes a contact and syncs; a second device that had not
+    seen the delete edits the title and syncs; the app's trash flags the row
+    "Edited after delete: Title", and restoring keeps the later title."""
+
+    def here(*args: str, stdin: str | None = None) -> str:
+        result = subprocess.run([str(HUB_BIN), "--db", HUB_DB, *args], input=stdin, capture_output=True,
+                                text=True, timeout=120)
+        if result.returncode != 0:
+            raise Failure(f"hub {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        return result.stdout
+
+    w = SyncWorld()
+    try:
+        grace = here("contact", "add", "--name", "Grace Hopper", "--title", "Commander").strip()
+        login(here, w.url, "Trash desktop")
+        here("sync")
+        login(w.other, w.url, "Second laptop")
+        w.other("sync")
+        if json.loads(w.other("contact", "show", grace, "--json"))["title"] != "Commander":
+            raise Failure("the second device should have Grace")
+
+        here("contact", "delete", grace)
+        here("sync")
+        time.sleep(0.05)
+        # Offline, without having seen the delete.
+        w.other("contact", "edit", grace, "--set", "title=Rear Admiral")
+        w.other("sync")
+        here("sync")
+        flagged = [i for i in trash() if i["id"] == grace]
+        if not flagged or flagged[0]["edited_after_delete"] != ["title"]:
+            raise Failure(f"the store should flag the title: {trash()}")
+
+        app.click("nav-trash")
+        app.wait_for("trash-screen")
+        row = wait_until(
+            "Grace in the trash",
+            lambda: next((e for e in app.find_all("trash-item") if e.get_attribute("data-id") == grace), None),
+            timeout=15,
+        )
+        chip = wait_until(
+            "the edited-after-delete chip",
+            lambda: row.find_elements("css selector", '[data-testid="trash-edited"]'),
+        )[0]
+        if content(chip) != "Edited after delete: Title":
+            raise Failure(f"the chip should name the field: {content(chip)!r}")
+        screenshot("trash-edited-after-delete", app.driver)
+
+        row.find_element("css selector", '[data-testid="trash-restore"]').click()
+        dialog = app.wait_for("confirm-dialog")
+        if "Title" not in content(dialog):
+            raise Failure(f"the dialog should say the later edit is kept: {content(dialog)!r}")
+        app.click("confirm-accept")
+        app.wait_for("trash-empty")
+        if json.loads(here("contact", "show", grace, "--json"))["title"] != "Rear Admiral":
+            raise Failure("the restored contact keeps the edit made after the delete")
+        # The restore is an edit: the second device gets Grace back.
+        here("sync")
+        w.other("sync")
+        if json.loads(w.other("contact", "show", grace, "--json"))["title"] != "Rear Admiral":
+            raise Failure("the restore should reach the second device")
+    finally:
+        w.stop()
+
+
 def main() -> int:
     only = set(sys.argv[1:])
-    tests = [t for t in (test_restore_a_deleted_contact_from_the_trash,) if not only or t.__name__ in only]
+    tests = [t for t in (
+            test_restore_a_deleted_contact_from_the_trash,
+            test_an_edit_made_after_the_delete_is_flagged_and_kept,
+        ) if not only or t.__name__ in only]
     results: list[tuple[str, bool]] = []
     app = TrashApp()
     try:
