@@ -11,7 +11,7 @@
 //! timed over repeated runs. Target: < 20 ms each, in-process.
 //!
 //! `HUB_BENCH_CONTACTS`, `HUB_BENCH_DEALS`, `HUB_BENCH_REMINDERS`,
-//! `HUB_BENCH_RUNS` override.
+//! `HUB_BENCH_RUNS` override; `HUB_BENCH_KEEP=path` keeps a copy of the database.
 
 use std::time::{Duration, Instant};
 
@@ -220,6 +220,16 @@ async fn run(n_contacts: usize, n_deals: usize, n_reminders: usize) {
         t.elapsed().as_secs_f64()
     );
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
+    // HUB_BENCH_KEEP=path: keep a copy of the database (to read query plans).
+    if let Ok(keep) = std::env::var("HUB_BENCH_KEEP") {
+        let _ = std::fs::remove_file(&keep);
+        sqlx::query("VACUUM INTO ?")
+            .bind(&keep)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        println!("kept the database at {keep}");
+    }
 
     let runs = env("HUB_BENCH_RUNS", 200);
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();

@@ -31,7 +31,8 @@ use crate::deals::{DealStatus, DealSummary, NamedRef};
 use crate::error::{Error, Result};
 use crate::money;
 use crate::pipelines::{self, StageKind};
-use crate::reminders::{self, store_time, Reminder, ReminderQuery, StatusFilter};
+use crate::recurrence::Rule;
+use crate::reminders::{self, store_time, Reminder, ReminderStatus};
 use crate::stay_in_touch::{self, DueContact};
 use crate::store::Store;
 use crate::tickets::{self, Ticket, TicketQuery, TicketStatus};
@@ -95,30 +96,105 @@ async fn reminder_count(store: &Store, user: &str, from: Option<&str>, to: &str)
     Ok(n as u32)
 }
 
-/// My open reminders ringing before `before`, earliest first, skipping
-/// `skip`: [`reminders::list`], one query.
+/// My open reminders ringing in `[from, to)`, earliest first, at most
+/// `limit`: one walk of `reminders_mine_next`, the page as one JSON text.
 async fn my_reminders(
     store: &Store,
     user: &str,
-    before: DateTime<Utc>,
-    skip: u32,
+    from: Option<&str>,
+    to: &str,
     limit: u32,
 ) -> Result<Vec<Reminder>> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    reminders::list(
-        store,
-        &ReminderQuery {
-            status: StatusFilter::Open,
-            due_before: Some(before),
-            assignee: Some(user.to_owned()),
-            offset: skip,
-            limit: Some(limit),
-            ..Default::default()
-        },
+    let json: String = sqlx::query_scalar(
+        "SELECT coalesce(json_group_array(json_object(
+                'id', r.id, 'title', r.title, 'notes', r.notes, 'due_at', r.due_at, 'tz', r.tz,
+                'contact_id', r.contact_id, 'contact_name', c.display_name,
+                'deal_id', r.deal_id, 'deal_title', d.title,
+                'ticket_id', r.ticket_id, 'ticket_subject', t.subject,
+                'assignee', r.assignee, 'rrule', r.rrule, 'starts_at', r.starts_at,
+                'snoozed_until', r.snoozed_until, 'created_at', r.created_at)), '[]')
+           FROM (SELECT rk FROM reminders INDEXED BY reminders_mine_next
+                  WHERE assignee = ?1 AND deleted_at IS NULL AND done_at IS NULL
+                    AND coalesce(snoozed_until, due_at) >= coalesce(?2, '')
+                    AND coalesce(snoozed_until, due_at) < ?3
+                  ORDER BY coalesce(snoozed_until, due_at), rk LIMIT ?4) page
+           JOIN reminders r ON r.rk = page.rk
+           LEFT JOIN contacts c ON c.id = r.contact_id AND c.deleted_at IS NULL
+           LEFT JOIN deals d ON d.id = r.deal_id AND d.deleted_at IS NULL
+           LEFT JOIN tickets t ON t.id = r.ticket_id AND t.deleted_at IS NULL",
     )
-    .await
+    .bind(user)
+    .bind(from)
+    .bind(to)
+    .bind(i64::from(limit))
+    .fetch_one(store.pool())
+    .await?;
+    let rows: Vec<ReminderRow> = serde_json::from_str(&json).map_err(|e| Error::Open {
+        path: String::new(),
+        message: format!("unreadable reminders: {e}"),
+    })?;
+    let mut items: Vec<Reminder> = rows.into_iter().filter_map(ReminderRow::reminder).collect();
+    // json_group_array keeps the page's order in practice; restate it.
+    items.sort_by_key(|r| r.next_at);
+    Ok(items)
+}
+
+/// An open reminder as the page query gives it.
+#[derive(Deserialize)]
+struct ReminderRow {
+    id: String,
+    title: Option<String>,
+    notes: Option<String>,
+    due_at: Option<String>,
+    tz: Option<String>,
+    contact_id: Option<String>,
+    contact_name: Option<String>,
+    deal_id: Option<String>,
+    deal_title: Option<String>,
+    ticket_id: Option<String>,
+    ticket_subject: Option<String>,
+    assignee: Option<String>,
+    rrule: Option<String>,
+    starts_at: Option<String>,
+    snoozed_until: Option<String>,
+    created_at: Option<String>,
+}
+
+impl ReminderRow {
+    /// The reminder [`reminders::get`] gives (a test checks they agree).
+    fn reminder(self) -> Option<Reminder> {
+        let tz = self
+            .tz
+            .as_deref()
+            .and_then(|z| z.parse::<Tz>().ok())
+            .unwrap_or(Tz::UTC);
+        let due_at = time(self.due_at.as_deref()).unwrap_or_default();
+        let snoozed_until = time(self.snoozed_until.as_deref());
+        let rule = self.rrule.as_deref().and_then(|r| r.parse::<Rule>().ok());
+        Some(Reminder {
+            id: Uuid::parse_str(&self.id).ok()?,
+            title: self.title.unwrap_or_default(),
+            notes: self.notes,
+            due_local: reminders::format_local(due_at, tz.name()),
+            next_at: snoozed_until.unwrap_or(due_at),
+            due_at,
+            tz: self.tz.unwrap_or_else(|| "UTC".into()),
+            status: ReminderStatus::Open,
+            contact_id: uuid(self.contact_id.as_deref()),
+            contact_name: self.contact_name,
+            deal_id: uuid(self.deal_id.as_deref()),
+            deal_title: self.deal_title,
+            ticket_id: uuid(self.ticket_id.as_deref()),
+            ticket_subject: self.ticket_subject,
+            assignee: self.assignee,
+            repeat: rule.as_ref().map(Rule::describe),
+            rrule: self.rrule,
+            starts_at: time(self.starts_at.as_deref()).unwrap_or(due_at),
+            snoozed_until,
+            done_at: None,
+            created_at: time(self.created_at.as_deref()).unwrap_or_default(),
+        })
+    }
 }
 
 /// My stale open deals: the count and the first `limit` summaries, longest
@@ -144,6 +220,27 @@ async fn stale_deals(
             }
         }
     }
+    // Stale = rotting, or no open reminder (`open_reminders`, kept by the
+    // triggers of 0011). The count: my idle deals, plus per rotting stage its
+    // rotting deals minus those already counted as idle; each term is a
+    // range of an index.
+    const MINE: &str = "owner = ?1 AND deleted_at IS NULL AND status = 'open'";
+    let mut count_sql = format!(
+        "SELECT (SELECT count(*) FROM deals INDEXED BY deals_owner_idle
+                  WHERE {MINE} AND open_reminders = 0)"
+    );
+    for i in 0..cutoffs.len() {
+        let (stage, cutoff) = (3 + 2 * i, 4 + 2 * i);
+        count_sql.push_str(&format!(
+            " + (SELECT count(*) FROM deals INDEXED BY deals_owner_stage
+                  WHERE {MINE} AND stage_id = ?{stage} AND stage_entered_at < ?{cutoff})
+              - (SELECT count(*) FROM deals INDEXED BY deals_owner_idle
+                  WHERE {MINE} AND open_reminders = 0
+                    AND stage_id = ?{stage} AND stage_entered_at < ?{cutoff})"
+        ));
+    }
+    // `?2` keeps the parameter numbers of the page query.
+    count_sql.push_str(" + 0 * ?2");
     let rotting = if cutoffs.is_empty() {
         "0".to_owned()
     } else {
@@ -152,16 +249,13 @@ async fn stale_deals(
             .collect();
         format!("d.stage_entered_at < (CASE d.stage_id{arms} ELSE '' END)")
     };
+    // The list walks my open deals oldest in stage first; the index holds
+    // everything the filter reads.
     let filter = format!(
         "FROM deals d INDEXED BY deals_owner_open
           WHERE d.owner = ?1 AND d.deleted_at IS NULL AND d.status = 'open'
-            AND ({rotting} OR NOT EXISTS (
-                SELECT 1 FROM reminders r INDEXED BY reminders_deal_open
-                 WHERE r.deal_id = d.id AND r.deleted_at IS NULL AND r.done_at IS NULL
-                   AND r.deal_id IS NOT NULL))"
+            AND ({rotting} OR d.open_reminders = 0)"
     );
-    // `?2` keeps the parameter numbers of the page query.
-    let count_sql = format!("SELECT count(*) {filter} AND ?2 IS NOT NULL");
     // The page as one JSON text (one row through sqlx, see deals.rs).
     let page_sql = format!(
         "SELECT coalesce(json_group_array(json_object(
@@ -178,7 +272,7 @@ async fn stale_deals(
                     FROM reminders r INDEXED BY reminders_deal_open
                    WHERE r.deal_id = d.id AND r.deleted_at IS NULL AND r.done_at IS NULL
                      AND r.deal_id IS NOT NULL))), '[]')
-           FROM (SELECT d.rk {filter} ORDER BY d.stage_entered_at, d.rk LIMIT ?2) page
+           FROM (SELECT d.rk {filter} ORDER BY d.stage_entered_at LIMIT ?2) page
            JOIN deals d ON d.rk = page.rk
            LEFT JOIN contacts c ON c.id = d.contact_id AND c.deleted_at IS NULL
            LEFT JOIN companies co ON co.id = d.company_id AND co.deleted_at IS NULL
@@ -320,9 +414,8 @@ pub async fn today(store: &Store, now: DateTime<Utc>, tz: Tz, limit: u32) -> Res
 
     let overdue_count = reminder_count(store, &user, None, &now_text).await?;
     let due_today_count = reminder_count(store, &user, Some(&now_text), &end_text).await?;
-    let overdue = my_reminders(store, &user, now, 0, limit).await?;
-    // Ringing before the day's end, after the overdue ones.
-    let due_today = my_reminders(store, &user, day_end, overdue_count, limit).await?;
+    let overdue = my_reminders(store, &user, None, &now_text, limit).await?;
+    let due_today = my_reminders(store, &user, Some(&now_text), &end_text, limit).await?;
 
     let (stale_deal_count, stale) = stale_deals(store, &user, now, limit).await?;
 
@@ -459,6 +552,10 @@ mod tests {
             ["snoozed", "this evening", "before midnight"]
         );
         assert_eq!(t.due_today_count, 3);
+        // Exactly the reminders the reminders module gives.
+        for r in t.overdue.iter().chain(&t.due_today) {
+            assert_eq!(r, &reminders::get(&store, r.id).await.unwrap());
+        }
 
         // The count is the whole section; the items are the first `limit`.
         let t = today(&store, now, berlin, 1).await.unwrap();
@@ -502,6 +599,8 @@ mod tests {
         deals::create(&store, deal("theirs", Some("ann@x.io")))
             .await
             .unwrap();
+        // After the deals were made (a deal made after "now" has -1 days in stage).
+        let now = Utc::now();
         let t = today(&store, now, Tz::UTC, 10).await.unwrap();
         let ids: Vec<Uuid> = t.stale_deals.iter().map(|d| d.id).collect();
         assert_eq!(ids, [idle.summary.id]);
@@ -538,6 +637,94 @@ mod tests {
         let t = today(&store, now, Tz::UTC, 10).await.unwrap();
         assert_eq!(t.stale_deal_count, 0);
         assert!(t.stale_deals.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_deal_keeps_its_open_reminder_count() {
+        use crate::entities::{DEAL, REMINDER};
+        use serde_json::json;
+        let store = Store::open_in_memory().await.unwrap();
+        let now = Utc::now();
+        let stale = |store: &Store| {
+            let store = store.clone();
+            async move {
+                today(&store, now, Tz::UTC, 10)
+                    .await
+                    .unwrap()
+                    .stale_deal_count
+            }
+        };
+        let deal = deals::create(
+            &store,
+            DealInput {
+                title: "Roof".into(),
+                amount: Some("10".into()),
+                currency: Some("EUR".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .summary
+        .id;
+        assert_eq!(stale(&store).await, 1);
+        let add = |title: &'static str| ReminderInput {
+            title: title.into(),
+            due: store_time(now + Duration::days(1)),
+            deal_id: Some(deal),
+            ..Default::default()
+        };
+        let one = reminders::add(&store, &add("call"), now).await.unwrap().id;
+        let two = reminders::add(&store, &add("mail"), now).await.unwrap().id;
+        assert_eq!(stale(&store).await, 0);
+        reminders::done(&store, one, now).await.unwrap();
+        assert_eq!(stale(&store).await, 0, "one still open");
+        reminders::delete(&store, two).await.unwrap();
+        assert_eq!(stale(&store).await, 1, "done and deleted: no next activity");
+        reminders::reopen(&store, one).await.unwrap();
+        assert_eq!(stale(&store).await, 0);
+
+        // Sync may bring a deal's reminder before the deal itself.
+        let (late_deal, late_reminder) = (Uuid::now_v7(), Uuid::now_v7());
+        let stage = pipelines::list(&store).await.unwrap()[0].stages[0].clone();
+        let mut tx = store.write().await.unwrap();
+        tx.insert(
+            &REMINDER,
+            late_reminder,
+            vec![
+                ("title", json!("Follow up")),
+                ("due_at", json!(store_time(now + Duration::days(1)))),
+                ("tz", json!("UTC")),
+                ("deal_id", json!(late_deal.to_string())),
+                ("assignee", json!("me")),
+                ("created_at", json!(store_time(now))),
+            ],
+        )
+        .await
+        .unwrap();
+        tx.insert(
+            &DEAL,
+            late_deal,
+            vec![
+                ("title", json!("Arrived late")),
+                ("pipeline_id", json!(stage.pipeline_id.to_string())),
+                ("stage_id", json!(stage.id.to_string())),
+                ("owner", json!("me")),
+                ("status", json!("open")),
+                ("stage_entered_at", json!(store_time(now))),
+                ("created_at", json!(store_time(now))),
+            ],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(stale(&store).await, 0, "the late deal has its reminder");
+        let kept: i64 = sqlx::query_scalar("SELECT open_reminders FROM deals WHERE id = ?")
+            .bind(late_deal.to_string())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(kept, 1);
     }
 
     #[tokio::test]
@@ -598,13 +785,30 @@ mod tests {
                 "reminders_mine_next",
             ),
             (
-                "EXPLAIN QUERY PLAN SELECT d.id FROM deals d INDEXED BY deals_owner_open
+                "EXPLAIN QUERY PLAN SELECT d.rk FROM deals d INDEXED BY deals_owner_open
                   WHERE d.owner = 'me' AND d.deleted_at IS NULL AND d.status = 'open'
-                    AND NOT EXISTS (SELECT 1 FROM reminders r INDEXED BY reminders_deal_open
-                      WHERE r.deal_id = d.id AND r.deleted_at IS NULL AND r.done_at IS NULL
-                        AND r.deal_id IS NOT NULL)
-                  ORDER BY d.stage_entered_at, d.rk LIMIT 5",
-                "reminders_deal_open",
+                    AND (d.stage_entered_at < (CASE d.stage_id WHEN 'a' THEN 'b' ELSE '' END)
+                         OR d.open_reminders = 0)
+                  ORDER BY d.stage_entered_at LIMIT 5",
+                "COVERING INDEX deals_owner_open",
+            ),
+            (
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM deals INDEXED BY deals_owner_stage
+                  WHERE owner = 'me' AND deleted_at IS NULL AND status = 'open'
+                    AND stage_id = 'a' AND stage_entered_at < 'b'",
+                "COVERING INDEX deals_owner_stage (owner=? AND stage_id=? AND stage_entered_at<?)",
+            ),
+            (
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM deals INDEXED BY deals_owner_idle
+                  WHERE owner = 'me' AND deleted_at IS NULL AND status = 'open'
+                    AND open_reminders = 0 AND stage_id = 'a' AND stage_entered_at < 'b'",
+                "COVERING INDEX deals_owner_idle (owner=? AND open_reminders=? AND stage_id=? AND stage_entered_at<?)",
+            ),
+            (
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM tickets t
+                  WHERE t.deleted_at IS NULL AND t.status IN ('open', 'pending')
+                    AND t.assignee = 'me' COLLATE NOCASE",
+                "tickets_assignee_nocase",
             ),
         ] {
             let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql)
