@@ -626,7 +626,13 @@ fn custom_condition(
         " AND r.id {not}IN (SELECT v.row_id FROM custom_values v WHERE v.field_id = "
     ));
     sql.bind(f.id.to_string());
-    sql.push(" AND v.value IS NOT NULL AND v.deleted_at IS NULL AND ");
+    // Only what the partial index's condition needs, so the index covers
+    // the test: a number's key is set only when its value is.
+    sql.push(if f.field_type == FieldType::Number && operand.is_some() {
+        " AND v.deleted_at IS NULL AND "
+    } else {
+        " AND v.value IS NOT NULL AND v.deleted_at IS NULL AND "
+    });
     match operand {
         Some(operand) => {
             let (before, after) = test.split_once('?').unwrap_or((test, ""));
@@ -835,7 +841,7 @@ pub async fn query(
             };
             let valued = format!(
                 "FROM custom_values v CROSS JOIN {table} r ON r.id = v.row_id
-                 WHERE v.field_id = ? AND v.deleted_at IS NULL AND v.value IS NOT NULL AND {set}
+                 WHERE v.field_id = ? AND v.deleted_at IS NULL AND {set}
                    AND {where_sql}"
             );
             let mut binds = vec![Bind::Text(field.to_string())];
@@ -857,7 +863,7 @@ pub async fn query(
                 let rest_sql = format!(
                     "SELECT r.rk FROM {table} r WHERE {where_sql}
                        AND r.id NOT IN (SELECT v.row_id FROM custom_values v WHERE v.field_id = ?
-                                          AND v.deleted_at IS NULL AND v.value IS NOT NULL AND {set})
+                                          AND v.deleted_at IS NULL AND {set})
                      ORDER BY {} LIMIT {} OFFSET {skip}",
                     spec.default_order,
                     limit - rks.len() as u32,
