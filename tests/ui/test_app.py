@@ -119,14 +119,19 @@ def publish(shot: Path, name: str) -> None:
 class App:
     """One WebDriver session: the app window with the current database."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: str = "contacts") -> None:
+        """The app opens on Today; `start="contacts"` (the default for these
+        tests) then goes to Contacts, `start="today"` stays."""
         options = ArgOptions()
         options.set_capability("browserName", "wry")
         options.set_capability("tauri:options", {"application": str(APP)})
         self.driver = webdriver.Remote(DRIVER_URL, options=options)
         self.driver.implicitly_wait(0)
         try:
-            self.wait_for("contacts-screen", timeout=30)
+            self.wait_for("today-screen", timeout=30)
+            if start == "contacts":
+                self.click("nav-contacts")
+                self.wait_for("contacts-screen")
         except Failure:
             self.quit()
             raise
