@@ -388,18 +388,66 @@ impl StaleRow {
     }
 }
 
-/// How many contacts are due a follow-up at or before `as_of`: the range of
-/// `contacts_next_follow_up` that [`stay_in_touch::due`] reads.
-async fn stay_in_touch_count(store: &Store, as_of: DateTime<Utc>) -> Result<u32> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM contacts INDEXED BY contacts_next_follow_up
+/// How many contacts are due a follow-up at or before `as_of`, and the
+/// first `limit`, most overdue first: [`stay_in_touch::due`]'s rule and
+/// index, read in the index's order (`due` also orders equal times by name,
+/// which sorts the whole due range: ~6 ms for 3,000 due contacts).
+async fn stay_in_touch_due(
+    store: &Store,
+    as_of: DateTime<Utc>,
+    limit: u32,
+) -> Result<(u32, Vec<DueContact>)> {
+    const DUE: &str = "FROM contacts INDEXED BY contacts_next_follow_up
           WHERE stay_in_touch_days IS NOT NULL AND deleted_at IS NULL
-            AND julianday(coalesce(last_interaction_at, created_at)) + stay_in_touch_days <= julianday(?1)",
-    )
-    .bind(crate::activities::time_text(as_of))
+            AND julianday(coalesce(last_interaction_at, created_at)) + stay_in_touch_days <= julianday(?1)";
+    let as_of = crate::activities::time_text(as_of);
+    let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) {DUE}"))
+        .bind(&as_of)
+        .fetch_one(store.pool())
+        .await?;
+    let json: String = sqlx::query_scalar(&format!(
+        "SELECT coalesce(json_group_array(json_array(
+                id, display_name, stay_in_touch_days, created_at, last_interaction_at)), '[]')
+           FROM (SELECT id, display_name, stay_in_touch_days, created_at, last_interaction_at
+                 {DUE}
+                 ORDER BY julianday(coalesce(last_interaction_at, created_at)) + stay_in_touch_days
+                 LIMIT ?2)"
+    ))
+    .bind(&as_of)
+    .bind(i64::from(limit))
     .fetch_one(store.pool())
     .await?;
-    Ok(n as u32)
+    type DueRow = (String, Option<String>, i64, Option<String>, Option<String>);
+    let rows: Vec<DueRow> = serde_json::from_str(&json).map_err(|e| Error::Open {
+        path: String::new(),
+        message: format!("unreadable stay-in-touch list: {e}"),
+    })?;
+    let mut due: Vec<DueContact> = rows
+        .into_iter()
+        .filter_map(|(id, name, days, created_at, last)| {
+            let every_days = u32::try_from(days).ok()?;
+            let last_interaction = crate::activities::parse_time_opt(last.as_deref());
+            Some(DueContact {
+                contact_id: Uuid::parse_str(&id).ok()?,
+                display_name: name.unwrap_or_default(),
+                every_days,
+                last_interaction,
+                next_due: stay_in_touch::next_due(
+                    every_days,
+                    last_interaction,
+                    crate::activities::parse_time_opt(created_at.as_deref()).unwrap_or_default(),
+                ),
+            })
+        })
+        .collect();
+    due.sort_by(|a, b| {
+        a.next_due.cmp(&b.next_due).then_with(|| {
+            a.display_name
+                .to_lowercase()
+                .cmp(&b.display_name.to_lowercase())
+        })
+    });
+    Ok((n as u32, due))
 }
 
 /// The current user's Today at `now`, "today" being the calendar day of
@@ -419,8 +467,7 @@ pub async fn today(store: &Store, now: DateTime<Utc>, tz: Tz, limit: u32) -> Res
 
     let (stale_deal_count, stale) = stale_deals(store, &user, now, limit).await?;
 
-    let stay_in_touch_count = stay_in_touch_count(store, day_end).await?;
-    let stay_in_touch = stay_in_touch::due(store, day_end, limit).await?;
+    let (stay_in_touch_count, stay_in_touch) = stay_in_touch_due(store, day_end, limit).await?;
 
     let tickets = tickets::list_at(
         store,
@@ -748,6 +795,11 @@ mod tests {
             .unwrap();
         assert_eq!(t.stay_in_touch_count, 1);
         assert_eq!(t.stay_in_touch[0].contact_id, ada.id);
+        // The stay-in-touch module's own list, item for item.
+        assert_eq!(
+            t.stay_in_touch,
+            stay_in_touch::due(&store, t.day_end, 10).await.unwrap()
+        );
 
         let ticket = |subject: &str, assignee: Option<&str>, status| TicketInput {
             subject: subject.into(),
