@@ -460,26 +460,31 @@ pub async fn today(store: &Store, now: DateTime<Utc>, tz: Tz, limit: u32) -> Res
     let now_text = store_time(now);
     let end_text = store_time(day_end);
 
-    let overdue_count = reminder_count(store, &user, None, &now_text).await?;
-    let due_today_count = reminder_count(store, &user, Some(&now_text), &end_text).await?;
-    let overdue = my_reminders(store, &user, None, &now_text, limit).await?;
-    let due_today = my_reminders(store, &user, Some(&now_text), &end_text, limit).await?;
-
-    let (stale_deal_count, stale) = stale_deals(store, &user, now, limit).await?;
-
-    let (stay_in_touch_count, stay_in_touch) = stay_in_touch_due(store, day_end, limit).await?;
-
-    let tickets = tickets::list_at(
-        store,
-        &TicketQuery {
-            status: vec![TicketStatus::Open, TicketStatus::Pending],
-            assignee: Some(user.clone()),
-            limit,
-            ..Default::default()
-        },
-        now,
-    )
-    .await?;
+    // The sections are independent reads: on a file store they run side by
+    // side on the pool's connections (WAL readers), in-memory one by one.
+    let ticket_query = TicketQuery {
+        status: vec![TicketStatus::Open, TicketStatus::Pending],
+        assignee: Some(user.clone()),
+        limit,
+        ..Default::default()
+    };
+    let (
+        overdue_count,
+        due_today_count,
+        overdue,
+        due_today,
+        (stale_deal_count, stale),
+        (stay_in_touch_count, stay_in_touch),
+        tickets,
+    ) = tokio::try_join!(
+        reminder_count(store, &user, None, &now_text),
+        reminder_count(store, &user, Some(&now_text), &end_text),
+        my_reminders(store, &user, None, &now_text, limit),
+        my_reminders(store, &user, Some(&now_text), &end_text, limit),
+        stale_deals(store, &user, now, limit),
+        stay_in_touch_due(store, day_end, limit),
+        tickets::list_at(store, &ticket_query, now),
+    )?;
 
     Ok(Today {
         user,
