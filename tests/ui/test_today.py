@@ -155,6 +155,19 @@ def test_palette_goes_to_deals_and_help_lists_keys(app: App, ids: dict[str, str]
     app.click("shortcuts-close")
     app.wait_gone("shortcuts-help")
 
+    # "g d" goes to Deals and does not also complete Today's selected reminder.
+    hub("reminder", "add", "--title", "Keep me open", "--due", iso(datetime.now(timezone.utc) - timedelta(hours=1)))
+    wait_until("the new reminder on Today", lambda: rows(app, "overdue") == ["Keep me open"])
+    for _ in range(6):
+        if selected(app) == ("overdue", "Keep me open"):
+            break
+        press(app, "k")
+        time.sleep(0.1)
+    assert selected(app) == ("overdue", "Keep me open"), selected(app)
+    press(app, "g", "d")
+    app.wait_for("board")
+    assert [r["title"] for r in json.loads(hub("reminder", "list", "--json"))] == ["Keep me open"]
+
 
 TESTS = [
     test_app_opens_on_today_and_completes_with_d,
