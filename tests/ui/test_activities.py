@@ -1,10 +1,8 @@
 """WebDriver tests of the timeline, stay-in-touch and tickets (issue 4,
 acceptance 4: log a call -> the stay-in-touch date moves).
 
-Uses test_app.py's session and helpers and needs run.sh's environment; run.sh
-itself starts test_app.py only, so until it also runs this file:
-  sed 's#tests/ui/test_app.py#tests/ui/test_activities.py#' tests/ui/run.sh > /tmp/run_activities.sh
-  (with ROOT set to the checkout) and run that.
+Uses test_app.py's session and helpers; tests/ui/run.sh runs it (every test_*.py,
+each on a fresh database): tests/ui/run.sh [test_name ...] picks tests by name.
 """
 
 from __future__ import annotations

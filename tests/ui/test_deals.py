@@ -1,13 +1,8 @@
 """WebDriver tests of the deals Kanban board (issue 4, acceptance 4: drag a deal
 to another stage -> a history entry and the column totals update).
 
-Uses test_app.py's session and helpers and needs run.sh's environment; run.sh
-itself starts test_app.py only, so until it also runs this file:
-  sed 's#tests/ui/test_app.py#tests/ui/test_deals.py#' tests/ui/run.sh > /tmp/run_deals.sh
-  (with ROOT set to the checkout) and run that. The drag is the browser's HTML5 drag and drop:
-WebDriver's pointer actions do not start one in WebKitGTK, so the test
-dispatches the same dragstart/dragover/drop events a mouse drag fires, with a
-DataTransfer, on the real card and column elements.
+Uses test_app.py's session and helpers; tests/ui/run.sh runs it (every test_*.py,
+each on a fresh database): tests/ui/run.sh [test_name ...] picks tests by name.
 """
 
 from __future__ import annotations

@@ -3,10 +3,8 @@ and filter by it): Settings -> Custom fields creates the fields, the contact's
 detail sets their values (a bad value shows beside its field and writes nothing),
 and the contacts list filters by one.
 
-Uses test_app.py's session and helpers and needs run.sh's environment; run.sh
-itself starts test_app.py only, so until it also runs this file:
-  sed 's#tests/ui/test_app.py#tests/ui/test_fields.py#' tests/ui/run.sh > /tmp/run_fields.sh
-  (with ROOT set to the checkout) and run that.
+Uses test_app.py's session and helpers; tests/ui/run.sh runs it (every test_*.py,
+each on a fresh database): tests/ui/run.sh [test_name ...] picks tests by name.
 """
 
 from __future__ import annotations

@@ -3,11 +3,8 @@
 log a call ... a command palette (Ctrl/Cmd+K)"; acceptance 4: complete a
 reminder from Today; log a call -> the stay-in-touch date moves).
 
-Uses test_app.py's session and helpers and needs run.sh's environment; run.sh
-itself starts test_app.py only, so run this file with:
-  sed 's#tests/ui/test_app.py#tests/ui/test_today.py#' tests/ui/run.sh > /tmp/run_today.sh
-  bash /tmp/run_today.sh        (SCREENSHOTS_DIR=docs/screenshots refreshes today.png)
-The database is prepared with the `hub` CLI before the app starts.
+Uses test_app.py's session and helpers; tests/ui/run.sh runs it (every test_*.py,
+each on a fresh database): tests/ui/run.sh [test_name ...] picks tests by name.
 """
 
 from __future__ import annotations

@@ -2,11 +2,8 @@
 app's trash, the kind filter narrows the list, cancel keeps it there, and
 Restore brings the contact back (the store says so) and empties the trash.
 
-Uses test_app.py's session and helpers and needs run.sh's environment; run.sh
-itself starts test_app.py only, so run it the way test_activities.py is run:
-  sed 's#tests/ui/test_app.py#tests/ui/test_trash.py#' tests/ui/run.sh > /tmp/run_trash.sh
-  (with ROOT set to the checkout) and run that. SCREENSHOTS_DIR=docs/screenshots
-  refreshes docs/screenshots/trash.png.
+Uses test_app.py's session and helpers; tests/ui/run.sh runs it (every test_*.py,
+each on a fresh database): tests/ui/run.sh [test_name ...] picks tests by name.
 """
 
 from __future__ import annotations

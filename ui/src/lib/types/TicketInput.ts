@@ -7,7 +7,7 @@ import type { TicketStatus } from "./TicketStatus";
  */
 export type TicketInput = { subject: string, description: string | null, status: TicketStatus, priority: Priority, contact_id: string | null, 
 /**
- * Defaults to the contact's company when a ticket is created.
+ * None with a contact: the contact's company.
  */
 company_id: string | null, 
 /**
