@@ -1,61 +1,19 @@
 //! `hub log`, `hub ticket`, `hub timeline` and `hub stay-in-touch` as a user
 //! runs them: the real binary on a real database file.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::Hub;
 use serde_json::Value;
 
-struct Hub {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
+/// Runs remove `HUB_DEFAULT_REGION`; `fails` wants exit status 1.
+fn new_hub() -> Hub {
+    Hub::new()
+        .env_remove("HUB_DEFAULT_REGION")
+        .fails_with_code(1)
 }
 
 impl Hub {
-    fn new() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hub.db");
-        Hub { _dir: dir, db }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hub"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("HUB_DB")
-            .env_remove("HUB_DEFAULT_REGION")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hub {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("hub {args:?}: {e}: {out}"))
-    }
-
-    /// The command fails with exit 1, says why on stderr, prints nothing on stdout.
-    fn fails(&self, args: &[&str], says: &str) {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "hub {args:?}: {stderr}");
-        assert!(
-            stderr.contains(says),
-            "hub {args:?}: stderr {stderr:?} lacks {says:?}"
-        );
-        assert!(out.stdout.is_empty());
-    }
-
     fn contact(&self, name: &str, company: Option<&str>) -> String {
         let mut args = vec!["contact", "add", "--name", name];
         if let Some(c) = company {
@@ -73,7 +31,7 @@ impl Hub {
 
 #[test]
 fn log_every_kind_and_read_the_timeline() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let ada = hub.contact("Ada Lovelace", Some("Engines Ltd"));
 
     let call = hub.json(&[
@@ -193,7 +151,7 @@ fn log_every_kind_and_read_the_timeline() {
 
 #[test]
 fn bad_log_input_is_refused_and_nothing_is_written() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let ada = hub.contact("Ada", None);
     let unknown = "0193a0c4-0000-7000-8000-000000000000";
     hub.fails(
@@ -257,7 +215,7 @@ fn bad_log_input_is_refused_and_nothing_is_written() {
 
 #[test]
 fn tickets_add_list_show_update_comment() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let ada = hub.contact("Ada", Some("Engines Ltd"));
     let t = hub.json(&[
         "ticket",
@@ -411,7 +369,7 @@ fn tickets_add_list_show_update_comment() {
 
 #[test]
 fn stay_in_touch_moves_when_a_call_is_logged() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let ada = hub.contact("Ada", None);
     let off = hub.json(&["stay-in-touch", "show", &ada, "--json"]);
     assert!(off["every_days"].is_null());

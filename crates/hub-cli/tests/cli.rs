@@ -1,52 +1,15 @@
 //! The `hub` binary as a user runs it: real processes on a real database file.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
+use common::{run_on, Hub};
 
-struct Hub {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
+/// Runs remove `HUB_DEFAULT_REGION`.
+fn new_hub() -> Hub {
+    Hub::new().env_remove("HUB_DEFAULT_REGION")
 }
 
 impl Hub {
-    fn new() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hub.db");
-        Hub { _dir: dir, db }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        run_on(&self.db, args, &[])
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hub {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    /// The command fails, says why on stderr, and prints nothing on stdout.
-    fn fails(&self, args: &[&str], says: &str) {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "hub {args:?} should fail");
-        assert!(
-            stderr.contains(says),
-            "hub {args:?}: stderr {stderr:?} lacks {says:?}"
-        );
-        assert!(out.stdout.is_empty());
-    }
-
     fn total(&self) -> u64 {
         self.json(&["contact", "list", "--json"])["total"]
             .as_u64()
@@ -54,22 +17,9 @@ impl Hub {
     }
 }
 
-fn run_on(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hub"));
-    cmd.arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("HUB_DB")
-        .env_remove("HUB_DEFAULT_REGION");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
 #[test]
 fn add_list_edit_show_delete_round_trip() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let id = hub.ok(&[
         "contact",
         "add",
@@ -156,7 +106,7 @@ fn add_list_edit_show_delete_round_trip() {
 
 #[test]
 fn companies_add_list_show() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let id = hub.ok(&[
         "company",
         "add",
@@ -185,7 +135,7 @@ fn companies_add_list_show() {
 
 #[test]
 fn bad_input_fails_clearly_and_writes_nothing() {
-    let hub = Hub::new();
+    let hub = new_hub();
     hub.ok(&[
         "contact",
         "add",
@@ -259,7 +209,7 @@ fn a_file_that_is_not_a_database_is_refused_untouched() {
 
 #[tokio::test]
 async fn a_locked_database_fails_with_a_message_instead_of_hanging() {
-    let hub = Hub::new();
+    let hub = new_hub();
     hub.ok(&["contact", "add", "--name", "First"]);
     let store = hub_core::Store::open(&hub.db).await.unwrap();
     let holder = store.write().await.unwrap(); // another program mid-write
@@ -279,7 +229,7 @@ async fn a_locked_database_fails_with_a_message_instead_of_hanging() {
 
 #[test]
 fn demo_data_fills_an_empty_database_once_and_clears() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let first = hub.json(&["demo", "--contacts", "200", "--if-empty", "--json"]);
     assert_eq!(first["contacts"], 200);
     let again = hub.json(&["demo", "--contacts", "200", "--if-empty", "--json"]);
@@ -291,7 +241,7 @@ fn demo_data_fills_an_empty_database_once_and_clears() {
 
 #[test]
 fn default_region_reads_national_numbers() {
-    let hub = Hub::new();
+    let hub = new_hub();
     hub.ok(&["config", "set", "default_region", "gb"]);
     assert_eq!(hub.ok(&["config", "get", "default_region"]).trim(), "GB");
     let id = hub.ok(&[

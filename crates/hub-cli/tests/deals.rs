@@ -1,60 +1,12 @@
 //! `hub deal`, `hub pipeline`, `hub forecast` and `hub rate` as a user runs
 //! them: the real binary on a real database file.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::Hub;
 use serde_json::Value;
 
-struct Hub {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
 impl Hub {
-    fn new() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hub.db");
-        Hub { _dir: dir, db }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hub"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("HUB_DB")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hub {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("hub {args:?}: {e}: {out}"))
-    }
-
-    /// The command fails, says why on stderr, prints nothing on stdout.
-    fn fails(&self, args: &[&str], says: &str) {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "hub {args:?} should fail");
-        assert!(
-            stderr.contains(says),
-            "hub {args:?}: stderr {stderr:?} lacks {says:?}"
-        );
-        assert!(out.stdout.is_empty());
-    }
-
     /// Changes not yet synced: every synced write adds some.
     fn changes(&self) -> u64 {
         self.json(&["sync", "status", "--json"])["pending"]

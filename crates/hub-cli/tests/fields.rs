@@ -1,85 +1,19 @@
 //! `hub tag`, `hub field` and `hub view` as a user runs them: the real
 //! binary on a real database file.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::Hub;
 use serde_json::Value;
 
-struct Hub {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
+/// Runs remove `HUB_DEFAULT_REGION`; `fails` also wants nothing written.
+fn new_hub() -> Hub {
+    Hub::new()
+        .env_remove("HUB_DEFAULT_REGION")
+        .fails_write_nothing()
 }
 
 impl Hub {
-    fn new() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hub.db");
-        Hub { _dir: dir, db }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hub"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("HUB_DB")
-            .env_remove("HUB_DEFAULT_REGION")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hub {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("hub {args:?}: {e}: {out}"))
-    }
-
-    /// The command fails, says why on stderr, prints nothing on stdout and
-    /// writes nothing (the change log does not grow).
-    fn fails(&self, args: &[&str], says: &str) {
-        let before = self.log_len();
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "hub {args:?} should fail");
-        assert!(
-            stderr.contains(says),
-            "hub {args:?}: stderr {stderr:?} lacks {says:?}"
-        );
-        assert!(out.stdout.is_empty());
-        assert_eq!(self.log_len(), before, "hub {args:?} wrote something");
-    }
-
-    /// Changes in the outbox: what every write adds to.
-    fn log_len(&self) -> usize {
-        if !self.db.exists() {
-            return 0;
-        }
-        let out = Command::new("sqlite3")
-            .arg(&self.db)
-            .arg("SELECT count(*) FROM change_log")
-            .output();
-        match out {
-            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse()
-                .unwrap_or(0),
-            // No sqlite3 shell: count what `hub sync status` reports instead.
-            _ => self.json(&["sync", "status", "--json"])["pending"]
-                .as_u64()
-                .unwrap_or(0) as usize,
-        }
-    }
-
     fn contact(&self, name: &str) -> String {
         self.ok(&["contact", "add", "--name", name])
             .trim()
@@ -97,7 +31,7 @@ fn names(list: &Value, key: &str) -> Vec<String> {
 
 #[test]
 fn tags_on_contacts_and_companies_rename_merge_and_colour() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let ada = hub.contact("Ada Lovelace");
     let bob = hub.contact("Bob Babbage");
     hub.ok(&["company", "add", "--name", "Acme"]);
@@ -198,7 +132,7 @@ fn tags_on_contacts_and_companies_rename_merge_and_colour() {
 
 #[test]
 fn custom_fields_define_set_show_delete_restore() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let ada = hub.contact("Ada Lovelace");
 
     let budget = hub.json(&[
@@ -391,7 +325,7 @@ fn custom_fields_define_set_show_delete_restore() {
 
 #[test]
 fn saved_views_save_list_show_and_refuse_bad_filters() {
-    let hub = Hub::new();
+    let hub = new_hub();
     hub.ok(&["field", "add", "contact", "Budget", "--type", "number"]);
     for (name, stage, budget, tag) in [
         ("Ada Lovelace", "lead", "500", "VIP"),
@@ -535,135 +469,11 @@ mod synced {
     //! saved views are plain synced entities, so they converge with no
     //! special sync code.
 
-    use std::io::Write;
-    use std::path::PathBuf;
-    use std::process::{Command, Stdio};
+    use serde_json::json;
 
-    use hub_server::auth::Password;
-    use hub_server::{accounts, AppState, Database, DatabaseUrl, Passwords};
-    use serde_json::{json, Value};
-
-    const EMAIL: &str = "owner@example.com";
-    const PASSWORD: &str = "a long password";
-
-    struct Server {
-        base: String,
-        _runtime: tokio::runtime::Runtime,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Server {
-        fn start() -> Server {
-            let dir = tempfile::tempdir().unwrap();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            let url = format!("sqlite://{}", dir.path().join("server.db").display());
-            let base = runtime.block_on(async {
-                let db = Database::open(&DatabaseUrl::parse(&url).unwrap())
-                    .await
-                    .unwrap();
-                let passwords = Passwords::cheap_for_tests();
-                let pw = Password::parse(PASSWORD.to_owned()).unwrap();
-                accounts::create_workspace(&db, &passwords, "Team", EMAIL, Some(pw))
-                    .await
-                    .unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let base = format!("http://{}", listener.local_addr().unwrap());
-                let state = AppState::with_passwords(db, passwords);
-                tokio::spawn(hub_server::serve_until(
-                    listener,
-                    state,
-                    std::future::pending::<()>(),
-                ));
-                base
-            });
-            Server {
-                base,
-                _runtime: runtime,
-                _dir: dir,
-            }
-        }
-    }
-
-    struct Device {
-        db: PathBuf,
-        config: PathBuf,
-        _dir: tempfile::TempDir,
-    }
+    use crate::common::{Device, Server};
 
     impl Device {
-        fn new() -> Device {
-            let dir = tempfile::tempdir().unwrap();
-            Device {
-                db: dir.path().join("hub.db"),
-                config: dir.path().join("config"),
-                _dir: dir,
-            }
-        }
-
-        fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_hub"))
-                .arg("--db")
-                .arg(&self.db)
-                .args(args)
-                .env_remove("HUB_DB")
-                .env_remove("HUB_TOKEN")
-                .env("HUB_CONFIG_DIR", &self.config)
-                .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
-                .stdin(if stdin.is_some() {
-                    Stdio::piped()
-                } else {
-                    Stdio::null()
-                })
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            if let Some(input) = stdin {
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(input.as_bytes())
-                    .unwrap();
-            }
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "hub {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        }
-
-        fn ok(&self, args: &[&str]) -> String {
-            self.run(args, None)
-        }
-
-        fn json(&self, args: &[&str]) -> Value {
-            serde_json::from_str(&self.ok(args)).unwrap()
-        }
-
-        fn login(&self, server: &Server, name: &str) {
-            self.run(
-                &[
-                    "login",
-                    "--server",
-                    &server.base,
-                    "--email",
-                    EMAIL,
-                    "--password-stdin",
-                    "--insecure-storage",
-                    "--device-name",
-                    name,
-                ],
-                Some(&format!("{PASSWORD}\n")),
-            );
-        }
-
         fn sync(&self) {
             self.ok(&["sync", "--json"]);
         }

@@ -1,60 +1,18 @@
 //! `hub reminder ...` as a user runs it: the real binary on a real database file.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::Hub;
 use serde_json::Value;
 
-struct Hub {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
+/// Runs read local times in Europe/Berlin.
+fn new_hub() -> Hub {
+    Hub::new()
+        // Local times without an offset are read in this zone.
+        .env("TZ", "Europe/Berlin")
 }
 
 impl Hub {
-    fn new() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hub.db");
-        Hub { _dir: dir, db }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hub"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("HUB_DB")
-            // Local times without an offset are read in this zone.
-            .env("TZ", "Europe/Berlin")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hub {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    /// The command fails, says why on stderr, and prints nothing on stdout.
-    fn fails(&self, args: &[&str], says: &str) {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "hub {args:?} should fail");
-        assert!(
-            stderr.contains(says),
-            "hub {args:?}: stderr {stderr:?} lacks {says:?}"
-        );
-        assert!(out.stdout.is_empty());
-    }
-
     fn all(&self) -> Vec<Value> {
         self.json(&["reminder", "list", "--all", "--json"])
             .as_array()
@@ -65,7 +23,7 @@ impl Hub {
 
 #[test]
 fn add_list_done_snooze_reopen_delete() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let contact = hub
         .ok(&["contact", "add", "--name", "Ada Lovelace"])
         .trim()
@@ -183,7 +141,7 @@ fn add_list_done_snooze_reopen_delete() {
 
 #[test]
 fn a_repeating_reminder_moves_to_its_next_occurrence_in_its_zone() {
-    let hub = Hub::new();
+    let hub = new_hub();
     // Monthly on the 31st at 09:00 Berlin time; February is clamped.
     let r = hub.json(&[
         "reminder",
@@ -238,7 +196,7 @@ fn a_repeating_reminder_moves_to_its_next_occurrence_in_its_zone() {
 
 #[test]
 fn bad_input_is_refused_and_nothing_is_written() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let add = |extra: &[&str]| {
         let mut args = vec![
             "reminder",
@@ -315,141 +273,21 @@ fn bad_input_is_refused_and_nothing_is_written() {
 /// "notified" records sync, so the second device does not notify what the
 /// first did, and concurrent offline edits of a reminder converge.
 mod sync {
-    use std::io::Write;
-    use std::path::PathBuf;
-    use std::process::{Command, Output, Stdio};
     use std::sync::Mutex;
 
     use chrono::{DateTime, Duration, Utc};
     use hub_core::reminders::schedule::{
         summary_text, Due, NotificationSink, Scheduler, SinkError,
     };
-    use hub_server::auth::Password;
-    use hub_server::{accounts, AppState, Database, DatabaseUrl, Passwords};
-    use serde_json::Value;
 
-    const EMAIL: &str = "owner@example.com";
-    const PASSWORD: &str = "a long password";
+    use crate::common::{Device, Server, EMAIL};
 
-    struct Server {
-        base: String,
-        _runtime: tokio::runtime::Runtime,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Server {
-        fn start() -> Server {
-            let dir = tempfile::tempdir().unwrap();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            let url = format!("sqlite://{}", dir.path().join("server.db").display());
-            let base = runtime.block_on(async {
-                let db = Database::open(&DatabaseUrl::parse(&url).unwrap())
-                    .await
-                    .unwrap();
-                let passwords = Passwords::cheap_for_tests();
-                let pw = Password::parse(PASSWORD.to_owned()).unwrap();
-                accounts::create_workspace(&db, &passwords, "Team", EMAIL, Some(pw))
-                    .await
-                    .unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let base = format!("http://{}", listener.local_addr().unwrap());
-                let state = AppState::with_passwords(db, passwords);
-                tokio::spawn(hub_server::serve_until(
-                    listener,
-                    state,
-                    std::future::pending::<()>(),
-                ));
-                base
-            });
-            Server {
-                base,
-                _runtime: runtime,
-                _dir: dir,
-            }
-        }
-    }
-
-    struct Device {
-        db: PathBuf,
-        config: PathBuf,
-        _dir: tempfile::TempDir,
+    /// A device whose runs have `TZ=UTC`.
+    fn new_device() -> Device {
+        Device::new().env("TZ", "UTC")
     }
 
     impl Device {
-        fn new() -> Device {
-            let dir = tempfile::tempdir().unwrap();
-            Device {
-                db: dir.path().join("hub.db"),
-                config: dir.path().join("config"),
-                _dir: dir,
-            }
-        }
-
-        fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_hub"))
-                .arg("--db")
-                .arg(&self.db)
-                .args(args)
-                .env_remove("HUB_DB")
-                .env_remove("HUB_TOKEN")
-                .env("HUB_CONFIG_DIR", &self.config)
-                .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
-                .env("TZ", "UTC")
-                .stdin(if stdin.is_some() {
-                    Stdio::piped()
-                } else {
-                    Stdio::null()
-                })
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            if let Some(input) = stdin {
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(input.as_bytes())
-                    .unwrap();
-            }
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "hub {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            out
-        }
-
-        fn ok(&self, args: &[&str]) -> String {
-            String::from_utf8(self.run(args, None).stdout).unwrap()
-        }
-
-        fn json(&self, args: &[&str]) -> Value {
-            serde_json::from_str(&self.ok(args)).unwrap()
-        }
-
-        fn login(&self, server: &Server, name: &str) {
-            self.run(
-                &[
-                    "login",
-                    "--server",
-                    &server.base,
-                    "--email",
-                    EMAIL,
-                    "--password-stdin",
-                    "--insecure-storage",
-                    "--device-name",
-                    name,
-                ],
-                Some(&format!("{PASSWORD}\n")),
-            );
-        }
-
         fn sync(&self) {
             self.ok(&["sync"]);
         }
@@ -493,8 +331,8 @@ mod sync {
     #[test]
     fn a_reminder_is_notified_once_per_user_across_synced_devices() {
         let server = Server::start();
-        let laptop = Device::new();
-        let desk = Device::new();
+        let laptop = new_device();
+        let desk = new_device();
         laptop.login(&server, "laptop");
         desk.login(&server, "desk");
         let now = Utc::now();

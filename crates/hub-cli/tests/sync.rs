@@ -5,60 +5,14 @@
 //! Tokens go to a temp `HUB_CONFIG_DIR` (`--insecure-storage`); the children
 //! get an unusable D-Bus address so the keyring probe fails fast everywhere.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use hub_server::auth::Password;
-use hub_server::{accounts, AppState, Database, DatabaseUrl, Passwords};
+use common::{Server, EMAIL, PASSWORD};
 use serde_json::Value;
-
-const EMAIL: &str = "owner@example.com";
-const PASSWORD: &str = "a long password";
-
-/// A hub-server on 127.0.0.1:<free port>, on its own runtime (the tests'
-/// threads block on child processes). Dropping it stops the server.
-struct Server {
-    base: String,
-    _runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let url = format!("sqlite://{}", dir.path().join("server.db").display());
-        let base = runtime.block_on(async {
-            let db = Database::open(&DatabaseUrl::parse(&url).unwrap())
-                .await
-                .expect("open server storage");
-            let passwords = Passwords::cheap_for_tests();
-            let pw = Password::parse(PASSWORD.to_owned()).unwrap();
-            accounts::create_workspace(&db, &passwords, "Team", EMAIL, Some(pw))
-                .await
-                .unwrap();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
-            let state = AppState::with_passwords(db, passwords);
-            tokio::spawn(hub_server::serve_until(
-                listener,
-                state,
-                std::future::pending::<()>(),
-            ));
-            base
-        });
-        Server {
-            base,
-            _runtime: runtime,
-            _dir: dir,
-        }
-    }
-}
 
 /// One database (one device) with its own config dir.
 struct Device {

@@ -1,54 +1,13 @@
 //! `hub today` as a user runs it: the real binary on a real database file.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::Hub;
 use serde_json::Value;
 
-struct Hub {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
-impl Hub {
-    fn new() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hub.db");
-        Hub { _dir: dir, db }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_hub"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("HUB_DB")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "hub {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("hub {args:?}: {e}: {out}"))
-    }
-
-    fn fails(&self, args: &[&str], says: &str) {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "hub {args:?}: {stderr}");
-        assert!(stderr.contains(says), "stderr {stderr:?} lacks {says:?}");
-        assert!(out.stdout.is_empty());
-    }
+/// `fails` wants exit status 1.
+fn new_hub() -> Hub {
+    Hub::new().fails_with_code(1)
 }
 
 fn titles(v: &Value) -> Vec<&str> {
@@ -61,7 +20,7 @@ fn titles(v: &Value) -> Vec<&str> {
 
 #[test]
 fn today_lists_every_section_and_follows_done() {
-    let hub = Hub::new();
+    let hub = new_hub();
     let ada = hub.ok(&["contact", "add", "--name", "Ada Lovelace"]);
     let ada = ada.trim();
     let overdue = hub.json(&[
@@ -155,7 +114,7 @@ fn today_lists_every_section_and_follows_done() {
 
 #[test]
 fn bad_input_is_refused() {
-    let hub = Hub::new();
+    let hub = new_hub();
     hub.fails(&["today", "--tz", "Mars/Olympus"], "tz");
     hub.fails(&["today", "--limit", "0"], "limit");
     hub.fails(&["today", "--at", "soon"], "at");

@@ -15,166 +15,24 @@
 
 use std::time::{Duration, Instant};
 
-use hub_core::changes::now_rfc3339;
-use hub_core::deals::{self, DealInput};
-use hub_core::entities::REMINDER;
+use hub_core::deals;
 use hub_core::tickets::{self, Priority, TicketInput, TicketStatus};
-use hub_core::{companies, contacts, demo, money, pipelines, stay_in_touch, today, Store};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use serde_json::json;
-use uuid::Uuid;
+use hub_core::{stay_in_touch, today};
 
-const BATCH: usize = 5000;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "common/mod.rs"]
+mod common;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(run(
-        env("HUB_BENCH_CONTACTS", 100_000),
-        env("HUB_BENCH_DEALS", 50_000),
-        env("HUB_BENCH_REMINDERS", 100_000),
-    ));
+    common::main_with(run);
 }
 
 async fn run(n_contacts: usize, n_deals: usize, n_reminders: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("hub.db")).await.unwrap();
-
-    let t = Instant::now();
-    let company_inputs = demo::companies_for(n_contacts, 1);
-    let domains: Vec<String> = company_inputs
-        .iter()
-        .map(|c| c.domain.clone().unwrap())
-        .collect();
-    let company_ids = companies::create_many(&store, company_inputs)
-        .await
-        .unwrap();
-    let inputs = demo::contacts_for(n_contacts, 2, &company_ids, &domains);
-    let mut contact_ids = Vec::with_capacity(n_contacts);
-    for chunk in inputs.chunks(BATCH) {
-        contact_ids.extend(contacts::create_many(&store, chunk.to_vec()).await.unwrap());
-    }
-    println!(
-        "setup: {n_contacts} contacts in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-
-    money::set_base_currency(&store, "EUR").await.unwrap();
-    for (currency, rate) in [
-        ("USD", "0.92"),
-        ("GBP", "1.17"),
-        ("JPY", "0.0061"),
-        ("CHF", "1.04"),
-    ] {
-        money::set_rate(&store, currency, rate).await.unwrap();
-    }
-    // SEK has no rate: the board reports it as missing, never guesses.
-    let sales = pipelines::list(&store).await.unwrap().remove(0);
-    let currencies = ["EUR", "EUR", "EUR", "USD", "GBP", "JPY", "CHF", "SEK"];
-    let mut rng = StdRng::seed_from_u64(7);
-    let t = Instant::now();
-    let mut deal_ids = Vec::with_capacity(n_deals);
-    let all: Vec<DealInput> = (0..n_deals)
-        .map(|i| {
-            let currency = currencies[rng.random_range(0..currencies.len())];
-            let amount = if currency == "JPY" {
-                format!("{}", rng.random_range(10_000..10_000_000))
-            } else {
-                format!(
-                    "{}.{:02}",
-                    rng.random_range(100..200_000),
-                    rng.random_range(0..100)
-                )
-            };
-            // Most deals in the open stages, some won and lost.
-            let stage = match rng.random_range(0..20) {
-                0..=6 => 0,
-                7..=11 => 1,
-                12..=14 => 2,
-                15..=16 => 3,
-                17..=18 => 4,
-                _ => 5,
-            };
-            DealInput {
-                title: format!("Deal {i}"),
-                contact_id: Some(contact_ids[rng.random_range(0..contact_ids.len())]),
-                stage_id: Some(sales.stages[stage].id),
-                amount: (i % 10 != 0).then_some(amount),
-                currency: Some(currency.into()),
-                expected_close: (i % 7 != 0).then(|| {
-                    format!(
-                        "2027-{:02}-{:02}",
-                        rng.random_range(1..=12),
-                        rng.random_range(1..=28)
-                    )
-                }),
-                ..Default::default()
-            }
-        })
-        .collect();
-    for chunk in all.chunks(BATCH) {
-        deal_ids.extend(deals::create_many(&store, chunk.to_vec()).await.unwrap());
-    }
-    // A quarter of the deals entered their stage 60 days ago (past the
-    // default 30-day rotting limit).
-    let old = (chrono::Utc::now() - chrono::Duration::days(60))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    sqlx::query("UPDATE deals SET stage_entered_at = ? WHERE rk % 4 = 0")
-        .bind(&old)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    println!(
-        "setup: {n_deals} deals in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-
-    let t = Instant::now();
-    let now = now_rfc3339();
-    let rows: Vec<(Uuid, Vec<(&'static str, serde_json::Value)>)> = (0..n_reminders)
-        .map(|i| {
-            let deal = (i % 3 == 0).then(|| deal_ids[rng.random_range(0..deal_ids.len())]);
-            let contact = contact_ids[rng.random_range(0..contact_ids.len())];
-            let due = chrono::Utc::now() + chrono::Duration::hours(rng.random_range(-500..2000));
-            (
-                Uuid::now_v7(),
-                vec![
-                    ("title", json!(format!("Follow up {i}"))),
-                    (
-                        "due_at",
-                        json!(due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                    ),
-                    ("tz", json!("Europe/Berlin")),
-                    ("contact_id", json!(contact.to_string())),
-                    ("deal_id", json!(deal.map(|d| d.to_string()))),
-                    ("assignee", json!("me")),
-                    ("done_at", json!((i % 5 == 0).then(|| now.clone()))),
-                    ("created_at", json!(now)),
-                ],
-            )
-        })
-        .collect();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(BATCH).collect();
-        let mut tx = store.write().await.unwrap();
-        tx.insert_many(&REMINDER, chunk).await.unwrap();
-        tx.commit().await.unwrap();
-    }
-    println!(
-        "setup: {n_reminders} reminders in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    let common::Data {
+        store,
+        sales,
+        contact_ids,
+        dir: _dir,
+    } = common::load(n_contacts, n_deals, n_reminders).await;
     // Stay in touch every 30 days for a tenth of the contacts: those made
     // long ago are due.
     let t = Instant::now();
@@ -231,7 +89,7 @@ async fn run(n_contacts: usize, n_deals: usize, n_reminders: usize) {
         println!("kept the database at {keep}");
     }
 
-    let runs = env("HUB_BENCH_RUNS", 200);
+    let runs = common::env("HUB_BENCH_RUNS", 200);
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
     let first = today::today(&store, chrono::Utc::now(), tz, 20)
         .await
