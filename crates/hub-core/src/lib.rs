@@ -16,6 +16,7 @@ pub mod demo;
 pub mod email;
 pub mod entities;
 pub mod error;
+pub mod export;
 pub mod filters;
 pub mod forecast;
 pub mod money;

@@ -1,0 +1,9 @@
+//! Exports: the whole database as JSON ([`json`]), and any list or saved
+//! view as CSV ([`csv`]).
+//!
+//! Exports only read. They are written to any `std::io::Write`, a page of
+//! rows at a time, so a large base is streamed rather than built in memory.
+
+pub mod json;
+
+pub use json::{json, json_string, EntityCount, JsonSummary};
