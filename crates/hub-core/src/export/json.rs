@@ -84,7 +84,7 @@ struct Owner {
 
 fn owners(entity: &EntityDef) -> &'static [Owner] {
     match entity.name {
-        "contact_email" | "contact_phone" => &[Owner {
+        "contact_email" | "contact_phone" | "contact_address" => &[Owner {
             column: "contact_id",
             table: Some("contacts"),
         }],
@@ -139,6 +139,10 @@ fn owners(entity: &EntityDef) -> &'static [Owner] {
         "reminder_notification" => &[Owner {
             column: "reminder_id",
             table: Some("reminders"),
+        }],
+        "import_batch" => &[Owner {
+            column: "import_id",
+            table: Some("imports"),
         }],
         "pipeline_stage" => &[Owner {
             column: "pipeline_id",

@@ -4,6 +4,8 @@
 //! Exports only read. They are written to any `std::io::Write`, a page of
 //! rows at a time, so a large base is streamed rather than built in memory.
 
+pub mod csv;
 pub mod json;
 
+pub use csv::{csv, csv_view, CsvOptions, CsvSummary, ListEntity};
 pub use json::{json, json_string, EntityCount, JsonSummary};
