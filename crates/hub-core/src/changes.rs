@@ -448,66 +448,69 @@ impl WriteTx {
 
     /// Insert rows this device does not have, each field with its clock.
     /// The bulk of a first sync: values are bound straight from the page,
-    /// and a row whose fields share one clock stores it once (`"*"`).
+    /// a row whose fields share one clock stores it once (`"*"`), and the
+    /// next statement's values are bound while SQLite runs this one.
     async fn insert_remote_rows(
         &mut self,
         entity: &'static EntityDef,
         rows: &[&hub_protocol::wire::SnapshotRow],
     ) -> Result<Applied> {
         let mut applied = Applied::default();
-        let columns = entity.fields;
-        let per_row = columns.len() + 3;
-        for chunk in rows.chunks(MAX_PARAMS / per_row) {
-            if chunk.is_empty() {
-                continue;
+        // Observing the newest clock once is the same as observing each:
+        // the clock only has to end up past all of them.
+        if let Some(newest) = rows.iter().filter_map(|r| r.state.newest()).max() {
+            let wall = self.wall();
+            self.clock.observe(newest, wall);
+            self.last = Some(self.last.map_or(newest, |l| l.max(newest)));
+        }
+        for row in rows {
+            for field in row.state.fields.keys() {
+                if !entity.has_field(field) {
+                    applied.unknown.push(format!("{}.{field}", entity.name));
+                } else if row.state.clocks.contains_key(field) {
+                    applied.fields += 1;
+                }
             }
-            // (id, clocks, newest ms) of each row, bound below with its values.
-            let mut meta: Vec<(String, String, i64)> = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                let state = &row.state;
-                if let Some(newest) = state.newest() {
-                    let wall = self.wall();
-                    self.clock.observe(newest, wall);
-                    self.last = Some(self.last.map_or(newest, |l| l.max(newest)));
-                }
-                for field in state.fields.keys() {
-                    if !entity.has_field(field) {
-                        applied.unknown.push(format!("{}.{field}", entity.name));
-                    } else if state.clocks.contains_key(field) {
-                        applied.fields += 1;
-                    }
-                }
-                let id = row.row_id.to_string();
-                if !self.defer_search {
-                    let known: Map<String, Value> = columns
-                        .iter()
-                        .filter_map(|c| {
-                            remote_value(state, c).map(|v| ((*c).to_owned(), v.clone()))
-                        })
-                        .collect();
-                    self.note_created(entity, &id, &known);
-                }
-                let newest = state.newest().map_or(0, |c| c.ms) as i64;
-                meta.push((id, compact_clocks(entity, state), newest));
+            if !self.defer_search {
+                let known: Map<String, Value> = entity
+                    .fields
+                    .iter()
+                    .filter_map(|c| {
+                        remote_value(&row.state, c).map(|v| ((*c).to_owned(), v.clone()))
+                    })
+                    .collect();
+                self.note_created(entity, &row.row_id.to_string(), &known);
             }
-            let sql = format!(
+        }
+        let per_chunk = MAX_PARAMS / (entity.fields.len() + 3);
+        let insert_sql = |rows: usize| {
+            format!(
                 "INSERT INTO {table} (id, {cols}, clocks, updated_ms) VALUES {placeholders}",
                 table = entity.table,
-                cols = columns.join(", "),
-                placeholders = placeholders(per_row, chunk.len()),
-            );
-            let mut query = sqlx::query::<Sqlite>(&sql);
-            for (row, (id, clocks, newest)) in chunk.iter().zip(&meta) {
-                query = query.bind(id.as_str());
-                for column in columns {
-                    query = match remote_value(&row.state, column) {
-                        Some(value) => bind_json(query, value),
-                        None => query.bind(None::<&str>),
-                    };
-                }
-                query = query.bind(clocks.as_str()).bind(*newest);
-            }
-            query.execute(&mut *self.tx).await?;
+                cols = entity.fields.join(", "),
+                placeholders = placeholders(entity.fields.len() + 3, rows),
+            )
+        };
+        let full_sql = insert_sql(per_chunk);
+        let last_sql = insert_sql(rows.len() % per_chunk);
+        let bind = |chunk| {
+            let sql = if <[_]>::len(chunk) == per_chunk {
+                &full_sql
+            } else {
+                &last_sql
+            };
+            bind_remote_rows(sql, entity, chunk)
+        };
+        let mut chunks = rows.chunks(per_chunk);
+        let mut next = chunks.next().map(bind);
+        while let Some(query) = next.take() {
+            // `join!` polls the statement first, which hands it to SQLite's
+            // thread, then binds the following one on this thread meanwhile.
+            let (done, following) = tokio::join!(query.execute(&mut *self.tx), async {
+                chunks.next().map(bind)
+            });
+            done?;
+            next = following;
         }
         Ok(applied)
     }
@@ -699,6 +702,27 @@ impl WriteTx {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// One multi-row insert of remote rows (see `WriteTx::insert_remote_rows`).
+fn bind_remote_rows<'q>(
+    sql: &'q str,
+    entity: &EntityDef,
+    chunk: &[&'q hub_protocol::wire::SnapshotRow],
+) -> sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>> {
+    let mut query = sqlx::query::<Sqlite>(sql);
+    for row in chunk {
+        query = query.bind(row.row_id.to_string());
+        for column in entity.fields {
+            query = match remote_value(&row.state, column) {
+                Some(value) => bind_json(query, value),
+                None => query.bind(None::<&str>),
+            };
+        }
+        let newest = row.state.newest().map_or(0, |c| c.ms) as i64;
+        query = query.bind(compact_clocks(entity, &row.state)).bind(newest);
+    }
+    query
 }
 
 /// `(?, ?), (?, ?)` for `rows` rows of `width` values.
