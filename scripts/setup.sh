@@ -36,6 +36,8 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   xvfb xauth webkit2gtk-driver dbus dunst gnome-keyring libsecret-tools keyutils
   imagemagick sqlite3 postgresql
+  # ICS export tests parse our calendars with a real iCalendar parser.
+  python3-icalendar
 )
 
 # Runs a command as root: directly when we are root, else through sudo.

@@ -51,6 +51,9 @@ pub static CONTACT: EntityDef = EntityDef {
         "created_at",
         "deleted_at",
         "stay_in_touch_days",
+        "birthday",
+        "website",
+        "photo",
     ],
 };
 
@@ -64,6 +67,22 @@ pub static CONTACT_PHONE: EntityDef = EntityDef {
     name: "contact_phone",
     table: "contact_phones",
     fields: &["contact_id", "kind", "number", "position", "deleted_at"],
+};
+
+pub static CONTACT_ADDRESS: EntityDef = EntityDef {
+    name: "contact_address",
+    table: "contact_addresses",
+    fields: &[
+        "contact_id",
+        "kind",
+        "street",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "position",
+        "deleted_at",
+    ],
 };
 
 pub static TAG: EntityDef = EntityDef {
@@ -286,11 +305,62 @@ pub static WORKSPACE_SETTING: EntityDef = EntityDef {
     fields: &["key", "value", "deleted_at"],
 };
 
+pub static IMPORT: EntityDef = EntityDef {
+    name: "import",
+    table: "imports",
+    fields: &[
+        "file_name",
+        "format",
+        "created_by",
+        "created_at",
+        "mapping",
+        "counts",
+        "status",
+        "reverted_at",
+        "reverted_by",
+        "deleted_at",
+    ],
+};
+
+pub static IMPORT_BATCH: EntityDef = EntityDef {
+    name: "import_batch",
+    table: "import_batches",
+    fields: &["import_id", "seq", "created", "updated", "deleted_at"],
+};
+
+pub static IMPORT_MAPPING: EntityDef = EntityDef {
+    name: "import_mapping",
+    table: "import_mappings",
+    fields: &["name", "mapping", "created_at", "deleted_at"],
+};
+
+/// A merge of two contacts or companies (hub_core::merge, docs/merge.md).
+pub static MERGE: EntityDef = EntityDef {
+    name: "merge",
+    table: "merges",
+    fields: &[
+        "kind",
+        "survivor_id",
+        "loser_id",
+        "survivor_name",
+        "loser_name",
+        "choices",
+        "writes",
+        "loser_values",
+        "merged_by",
+        "merged_at",
+        "undone_by",
+        "undone_at",
+        "deleted_at",
+    ],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
     &CONTACT_EMAIL,
     &CONTACT_PHONE,
+    &CONTACT_ADDRESS,
     &TAG,
     &CONTACT_TAG,
     &COMPANY_TAG,
@@ -310,6 +380,10 @@ pub static ALL: &[&EntityDef] = &[
     &DEAL_STAGE_CHANGE,
     &EXCHANGE_RATE,
     &WORKSPACE_SETTING,
+    &IMPORT,
+    &IMPORT_BATCH,
+    &IMPORT_MAPPING,
+    &MERGE,
 ];
 
 /// Look an entity up by its wire name.

@@ -1,0 +1,251 @@
+//! Writing contacts as vCard 4.0 (RFC 6350): CRLF line ends, lines folded at
+//! 75 octets on UTF-8 character boundaries, text escaped, typed TEL/EMAIL/ADR,
+//! `UID` = the contact's id (so a calendar or phone that re-imports the file
+//! updates rather than duplicates), `REV` = its last change.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::contact_details::{self, ContactDetails};
+use crate::contacts::{self, Contact};
+use crate::custom_fields::FieldEntity;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::views;
+
+/// Which contacts to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    Ids(Vec<Uuid>),
+    /// A saved view of contacts, by name.
+    View(String),
+}
+
+/// Escape a text value (RFC 6350 3.4): backslash, comma, semicolon, newline.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ',' => out.push_str("\\,"),
+            ';' => out.push_str("\\;"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fold one content line (RFC 6350 3.2 / RFC 5545 3.1): at most 75 octets a
+/// line, never splitting a UTF-8 character; continuation lines start with a
+/// space. Ends with CRLF.
+pub fn fold(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + line.len() / 70 * 3 + 2);
+    let mut width = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if width + n > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += n;
+    }
+    out.push_str("\r\n");
+    out
+}
+
+fn phone_types(kind: &str) -> &'static str {
+    match kind {
+        "mobile" => "\"cell,voice\"",
+        "work" => "\"work,voice\"",
+        "home" => "\"home,voice\"",
+        _ => "voice",
+    }
+}
+
+/// One contact's card.
+pub fn card(contact: &Contact, details: &ContactDetails) -> String {
+    let mut lines: Vec<String> = vec![
+        "BEGIN:VCARD".into(),
+        "VERSION:4.0".into(),
+        format!("UID:urn:uuid:{}", contact.id),
+        format!("FN:{}", escape(&contact.display_name)),
+    ];
+    let first = contact.first_name.as_deref().unwrap_or("");
+    let last = contact.last_name.as_deref().unwrap_or("");
+    lines.push(format!("N:{};{};;;", escape(last), escape(first)));
+    if let Some(co) = &contact.company {
+        lines.push(format!("ORG:{}", escape(&co.name)));
+    }
+    if let Some(t) = &contact.title {
+        lines.push(format!("TITLE:{}", escape(t)));
+    }
+    for (i, e) in contact.emails.iter().enumerate() {
+        let mut params = String::new();
+        if e.kind == "work" || e.kind == "home" {
+            params.push_str(&format!(";TYPE={}", e.kind));
+        }
+        if i == 0 {
+            params.push_str(";PREF=1");
+        }
+        lines.push(format!("EMAIL{params}:{}", escape(&e.address)));
+    }
+    for (i, p) in contact.phones.iter().enumerate() {
+        let pref = if i == 0 { ";PREF=1" } else { "" };
+        lines.push(format!(
+            "TEL;VALUE=uri;TYPE={}{pref}:tel:{}",
+            phone_types(&p.kind),
+            p.number
+        ));
+    }
+    for a in &details.addresses {
+        let part = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
+        let kind = if a.kind == "work" || a.kind == "home" {
+            format!(";TYPE={}", a.kind)
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "ADR{kind}:;;{};{};{};{};{}",
+            part(&a.street),
+            part(&a.city),
+            part(&a.region),
+            part(&a.postal_code),
+            part(&a.country)
+        ));
+    }
+    if let Some(b) = &details.birthday {
+        // ISO 8601 basic format, as RFC 6350's examples: 19850412, --0412.
+        let digits = b.replace('-', "");
+        let bday = if b.starts_with("--") {
+            format!("--{digits}")
+        } else {
+            digits
+        };
+        lines.push(format!("BDAY:{bday}"));
+    }
+    if let Some(n) = &contact.notes {
+        lines.push(format!("NOTE:{}", escape(n)));
+    }
+    if let Some(w) = &details.website {
+        lines.push(format!("URL:{w}"));
+    }
+    if !contact.tags.is_empty() {
+        let tags: Vec<String> = contact.tags.iter().map(|t| escape(t)).collect();
+        lines.push(format!("CATEGORIES:{}", tags.join(",")));
+    }
+    if let Some(p) = &details.photo {
+        lines.push(format!("PHOTO:{p}"));
+    }
+    lines.push(format!("REV:{}", rev(contact.updated_at)));
+    lines.push("END:VCARD".into());
+    lines.iter().map(|l| fold(l)).collect()
+}
+
+fn rev(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// The ids a selection names, in name order (a view: in its own order).
+async fn selected_ids(store: &Store, selection: &Selection) -> Result<Vec<Uuid>> {
+    Ok(match selection {
+        Selection::Ids(ids) => ids.clone(),
+        Selection::All => {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM contacts WHERE deleted_at IS NULL
+                  ORDER BY display_name COLLATE NOCASE, id",
+            )
+            .fetch_all(store.pool())
+            .await?;
+            ids.iter().filter_map(|i| Uuid::parse_str(i).ok()).collect()
+        }
+        Selection::View(name) => {
+            let mut ids = Vec::new();
+            let mut offset = 0;
+            loop {
+                let page = views::run(store, name, offset, 1000).await?;
+                if page.view.entity != FieldEntity::Contact {
+                    return Err(Error::invalid(
+                        "view",
+                        format!(
+                            "the view \"{}\" lists {}, not contacts: only contacts export as vCard",
+                            page.view.name,
+                            page.view.entity.as_str()
+                        ),
+                    ));
+                }
+                let n = page.page.items.len() as u32;
+                ids.extend(page.page.items.into_iter().map(|i| i.id));
+                offset += n;
+                if n == 0 || offset >= page.page.total {
+                    break;
+                }
+            }
+            ids
+        }
+    })
+}
+
+/// Write the selected contacts as vCard 4.0 to `out`; returns how many.
+/// An id that is not a live contact is an error before anything is written.
+pub async fn export<W: Write + ?Sized>(
+    store: &Store,
+    selection: &Selection,
+    out: &mut W,
+) -> Result<u64> {
+    let ids = selected_ids(store, selection).await?;
+    if let Selection::Ids(ids) = selection {
+        for id in ids {
+            contacts::get(store, *id).await?;
+        }
+    }
+    let mut n = 0;
+    let mut buf = String::new();
+    for id in ids {
+        let contact = contacts::get(store, id).await?;
+        let details = contact_details::get(store, id).await?;
+        buf.push_str(&card(&contact, &details));
+        n += 1;
+        if buf.len() > 1 << 16 {
+            out.write_all(buf.as_bytes())?;
+            buf.clear();
+        }
+    }
+    out.write_all(buf.as_bytes())?;
+    out.flush()?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_keeps_lines_within_75_octets_and_characters_whole() {
+        let line = format!("NOTE:{}", "é".repeat(100));
+        let folded = fold(&line);
+        for l in folded.split("\r\n").filter(|l| !l.is_empty()) {
+            assert!(l.len() <= 75, "{} octets: {l}", l.len());
+        }
+        // Unfolding (drop CRLF + one space) gives the line back.
+        assert_eq!(folded.trim_end_matches("\r\n").replace("\r\n ", ""), line);
+        assert_eq!(fold("FN:Ada"), "FN:Ada\r\n");
+        let exact = "X".repeat(75);
+        assert_eq!(fold(&exact), format!("{exact}\r\n"));
+        assert_eq!(fold(&"X".repeat(76)), format!("{exact}\r\n X\r\n"));
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(escape("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
+        assert_eq!(
+            crate::vcard::parse::unescape(&escape("a,b;c\\d\ne")),
+            "a,b;c\\d\ne"
+        );
+    }
+}
