@@ -6,6 +6,7 @@ mod company;
 mod conflicts;
 mod contact;
 mod deal;
+mod export;
 mod field;
 mod log;
 mod output;
@@ -101,6 +102,9 @@ enum Command {
     /// Deleted records: list them, put them back
     #[command(subcommand)]
     Trash(trash::TrashCommand),
+    /// Export a list or saved view as CSV, or the whole database as JSON
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// The workspace's devices on the sync server
     #[command(subcommand)]
     Devices(sync::DevicesCommand),
@@ -170,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sync(args) => sync::run_sync(&store, args).await,
         Command::Conflicts(cmd) => conflicts::run(&store, cmd).await,
         Command::Trash(cmd) => trash::run(&store, cmd).await,
+        Command::Export(cmd) => export::run(&store, cmd).await,
         Command::Devices(cmd) => sync::devices(&store, cmd).await,
     };
     store.close().await;

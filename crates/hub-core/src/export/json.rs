@@ -35,11 +35,11 @@
 
 use std::io::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::entities::{self, EntityDef};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// The `format` member of the export.
@@ -207,9 +207,45 @@ impl<W: Write + ?Sized> Counted<'_, W> {
     }
 }
 
+/// What to leave out of a JSON export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct JsonOptions {
+    /// Entities (wire names) not written at all, e.g. `import` and
+    /// `import_batch` to compare the data before an import and after its
+    /// revert (the import's own record stays, marked reverted).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
 /// Write the full JSON export of `store` to `out` (see the module docs for
 /// the shape). The writer is not flushed.
 pub async fn json<W: Write + ?Sized>(store: &Store, out: &mut W) -> Result<JsonSummary> {
+    json_with(store, &JsonOptions::default(), out).await
+}
+
+/// [`json`] without the entities `options` excludes (an unknown name is an
+/// error, before anything is written).
+pub async fn json_with<W: Write + ?Sized>(
+    store: &Store,
+    options: &JsonOptions,
+    out: &mut W,
+) -> Result<JsonSummary> {
+    for name in &options.exclude {
+        if entities::by_name(name.trim()).is_none() {
+            let mut known: Vec<&str> = entities::ALL.iter().map(|e| e.name).collect();
+            known.sort();
+            return Err(Error::invalid(
+                "exclude",
+                format!(
+                    "\"{}\" is not an entity ({})",
+                    name.trim(),
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    let excluded = |e: &EntityDef| options.exclude.iter().any(|x| x.trim() == e.name);
     let mut out = Counted {
         inner: out,
         bytes: 0,
@@ -220,7 +256,7 @@ pub async fn json<W: Write + ?Sized>(store: &Store, out: &mut W) -> Result<JsonS
     out.put(&format!(
         "{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"entities\":{{"
     ))?;
-    for (i, entity) in in_order().into_iter().enumerate() {
+    for (i, entity) in in_order().into_iter().filter(|e| !excluded(e)).enumerate() {
         if i > 0 {
             out.put(",")?;
         }
@@ -425,6 +461,27 @@ mod tests {
         let v = parsed(&store).await;
         assert!(rows(&v, "custom_field").is_empty());
         assert!(rows(&v, "custom_value").is_empty());
+    }
+
+    #[tokio::test]
+    async fn excluded_entities_are_left_out_and_unknown_ones_refused() {
+        let store = Store::open_in_memory().await.unwrap();
+        let mut buf = Vec::new();
+        let options = JsonOptions {
+            exclude: vec!["contact".into(), " tag ".into()],
+        };
+        json_with(&store, &options, &mut buf).await.unwrap();
+        let v: Value = serde_json::from_slice(&buf).unwrap();
+        let entities = v["entities"].as_object().unwrap();
+        assert!(!entities.contains_key("contact") && !entities.contains_key("tag"));
+        assert!(entities.contains_key("company"));
+        let mut buf = Vec::new();
+        let options = JsonOptions {
+            exclude: vec!["shoes".into()],
+        };
+        let err = json_with(&store, &options, &mut buf).await.unwrap_err();
+        assert_eq!(err.code(), "validation");
+        assert!(buf.is_empty());
     }
 
     #[tokio::test]

@@ -8,4 +8,4 @@ pub mod csv;
 pub mod json;
 
 pub use csv::{csv, csv_view, CsvOptions, CsvSummary, ListEntity};
-pub use json::{json, json_string, EntityCount, JsonSummary};
+pub use json::{json, json_string, json_with, EntityCount, JsonOptions, JsonSummary};
