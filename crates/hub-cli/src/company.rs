@@ -51,10 +51,17 @@ pub enum CompanyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Merge OTHER into KEEP (ids or exact names): pick values per field, move contacts,
+    /// deals and the rest, undo with `hub merge undo`
+    Merge(crate::duplicates::MergeArgs),
 }
 
 pub async fn run(store: &Store, cmd: CompanyCommand) -> anyhow::Result<()> {
     match cmd {
+        CompanyCommand::Merge(args) => {
+            crate::duplicates::run_merge(store, hub_core::duplicates::RecordKind::Company, args)
+                .await
+        }
         CompanyCommand::Add {
             name,
             domain,

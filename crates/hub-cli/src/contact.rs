@@ -46,6 +46,9 @@ pub enum ContactCommand {
         /// Repeatable
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Save even when a contact with the same email or phone exists
+        #[arg(long)]
+        allow_duplicate: bool,
         #[arg(long)]
         json: bool,
     },
@@ -84,6 +87,8 @@ pub enum ContactCommand {
     },
     /// Delete a contact
     Delete { id: Uuid },
+    /// Merge OTHER into KEEP: pick values per field, move everything, undo with `hub merge undo`
+    Merge(crate::duplicates::MergeArgs),
 }
 
 /// `kind:value` or just `value` (then `default_kind`). A colon inside the
@@ -149,6 +154,10 @@ async fn set_company(
 
 pub async fn run(store: &Store, cmd: ContactCommand) -> anyhow::Result<()> {
     match cmd {
+        ContactCommand::Merge(args) => {
+            crate::duplicates::run_merge(store, hub_core::duplicates::RecordKind::Contact, args)
+                .await
+        }
         ContactCommand::Add {
             name,
             first,
@@ -162,6 +171,7 @@ pub async fn run(store: &Store, cmd: ContactCommand) -> anyhow::Result<()> {
             source,
             notes,
             tags,
+            allow_duplicate,
             json,
         } => {
             let (split_first, split_last) = name.as_deref().map(split_name).unwrap_or_default();
@@ -180,6 +190,7 @@ pub async fn run(store: &Store, cmd: ContactCommand) -> anyhow::Result<()> {
                 ..Default::default()
             };
             set_company(store, &mut input, company).await?;
+            crate::duplicates::check_new_contact(store, &input, allow_duplicate).await?;
             let contact = contacts::create(store, input).await?;
             output::print(json, &contact, || contact.id.to_string())
         }

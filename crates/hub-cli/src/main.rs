@@ -6,6 +6,7 @@ mod company;
 mod conflicts;
 mod contact;
 mod deal;
+mod duplicates;
 mod export;
 mod field;
 mod log;
@@ -102,9 +103,14 @@ enum Command {
     /// Deleted records: list them, put them back
     #[command(subcommand)]
     Trash(trash::TrashCommand),
-    /// Export a list or saved view as CSV, or the whole database as JSON
+    /// Export a list or saved view as CSV, contacts as vCard, reminders as iCalendar, everything as JSON
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Likely duplicate contacts and companies (same email, phone or domain; similar names)
+    Duplicates(duplicates::DuplicatesArgs),
+    /// Merges of duplicates: list them, undo one
+    #[command(subcommand)]
+    Merge(duplicates::MergeCommand),
     /// The workspace's devices on the sync server
     #[command(subcommand)]
     Devices(sync::DevicesCommand),
@@ -175,6 +181,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Conflicts(cmd) => conflicts::run(&store, cmd).await,
         Command::Trash(cmd) => trash::run(&store, cmd).await,
         Command::Export(cmd) => export::run(&store, cmd).await,
+        Command::Duplicates(args) => duplicates::run_duplicates(&store, args).await,
+        Command::Merge(cmd) => duplicates::run(&store, cmd).await,
         Command::Devices(cmd) => sync::devices(&store, cmd).await,
     };
     store.close().await;

@@ -590,6 +590,7 @@ async fn pull<T: Transport>(
             report.applied_fields += tx.apply_remote(&synced.change).await?.fields as u64;
             floor = floor.max(Some(synced.change.hlc));
         }
+        crate::merge::follow_up(&mut tx, page.changes.iter().map(|c| &c.change)).await?; // MERGE FOLLOW-UP (docs/merge.md): repoint and carry what reached a merged-away record
         report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
         raise_floor(&mut tx, floor).await?;
         meta_set(
