@@ -1,5 +1,6 @@
-//! `hub export csv|json ...`: a list or saved view as CSV, the whole database
-//! as JSON. The export goes to stdout, or with `--out FILE` to that file,
+//! `hub export csv|vcard|ics|json ...`: a list or saved view as CSV,
+//! contacts as vCard 4.0, open reminders and follow-ups as iCalendar, the
+//! whole database as JSON. The export goes to stdout, or with `--out FILE` to that file,
 //! written next to it first and renamed into place when complete, so a
 //! failed export never leaves half a file (nor replaces a good one).
 
@@ -11,7 +12,11 @@ use anyhow::Context;
 use clap::Subcommand;
 use hub_core::export::{self, CsvOptions, CsvSummary, JsonOptions, JsonSummary, ListEntity};
 use hub_core::filters::{self, Filter, Sort};
+use hub_core::ical::{self, IcsOptions, IcsSummary};
+use hub_core::reminders;
+use hub_core::vcard::{self, Selection};
 use hub_core::Store;
+use uuid::Uuid;
 
 use crate::output;
 
@@ -35,6 +40,31 @@ pub enum ExportCommand {
         /// Start with a UTF-8 byte order mark so Microsoft Excel reads accents right
         #[arg(long)]
         excel: bool,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Contacts as vCard 4.0 (RFC 6350): all, a saved view of contacts, or some by id
+    Vcard {
+        /// A saved view of contacts, in its order
+        #[arg(long, value_name = "NAME", conflicts_with = "ids")]
+        view: Option<String>,
+        /// Only this contact; repeatable
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<Uuid>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Open reminders and stay-in-touch follow-ups as iCalendar (RFC 5545), for calendar apps
+    Ics {
+        /// Only reminders assigned to this user (`me`: you)
+        #[arg(long)]
+        assignee: Option<String>,
+        /// Leave the stay-in-touch follow-ups out
+        #[arg(long)]
+        no_follow_ups: bool,
+        /// IANA zone of the follow-ups [default: this computer's]
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
         #[command(flatten)]
         out: OutArgs,
     },
@@ -64,11 +94,15 @@ enum Job {
     CsvView(String, CsvOptions),
     Csv(ListEntity, Filter, Option<Sort>, CsvOptions),
     Json(JsonOptions),
+    Vcard(Selection),
+    Ics(IcsOptions),
 }
 
 enum Summary {
     Csv(CsvSummary),
     Json(JsonSummary),
+    Vcard(u64),
+    Ics(IcsSummary),
 }
 
 impl Job {
@@ -81,6 +115,8 @@ impl Job {
                 Summary::Csv(export::csv(store, *entity, filter, sort.as_ref(), *options, w).await?)
             }
             Job::Json(options) => Summary::Json(export::json_with(store, options, w).await?),
+            Job::Vcard(selection) => Summary::Vcard(vcard::export(store, selection, w).await?),
+            Job::Ics(options) => Summary::Ics(ical::export(store, options, w).await?),
         })
     }
 }
@@ -109,6 +145,35 @@ pub async fn run(store: &Store, cmd: ExportCommand) -> anyhow::Result<()> {
             (job, out)
         }
         ExportCommand::Json { exclude, out } => (Job::Json(JsonOptions { exclude }), out),
+        ExportCommand::Vcard { view, ids, out } => {
+            let selection = match view {
+                Some(name) => Selection::View(name),
+                None if !ids.is_empty() => Selection::Ids(ids),
+                None => Selection::All,
+            };
+            (Job::Vcard(selection), out)
+        }
+        ExportCommand::Ics {
+            assignee,
+            no_follow_ups,
+            tz,
+            out,
+        } => {
+            let zone = tz.unwrap_or_else(reminders::local_zone);
+            let follow_up_tz =
+                reminders::parse_zone(&zone).map_err(|e| hub_core::Error::Validation(vec![e]))?;
+            let assignee = match assignee.as_deref().map(str::trim) {
+                Some("me") => Some(hub_core::users::current(store).await?),
+                other => other.map(str::to_owned),
+            };
+            let options = IcsOptions {
+                assignee,
+                follow_ups: !no_follow_ups,
+                follow_up_tz,
+                now: chrono::Utc::now(),
+            };
+            (Job::Ics(options), out)
+        }
     };
     let Some(path) = &out.out else {
         let stdout = std::io::stdout();
@@ -128,6 +193,24 @@ pub async fn run(store: &Store, cmd: ExportCommand) -> anyhow::Result<()> {
                 "Exported {} rows of {what}, {} columns, to {}.",
                 summary.rows,
                 summary.columns.len(),
+                path.display()
+            )
+        }),
+        Summary::Vcard(cards) => output::print(
+            out.json,
+            &serde_json::json!({ "cards": cards, "out": path }),
+            || {
+                format!(
+                    "Exported {cards} contacts as vCard 4.0 to {}.",
+                    path.display()
+                )
+            },
+        ),
+        Summary::Ics(summary) => output::print(out.json, &summary, || {
+            format!(
+                "Exported {} open reminders and {} follow-ups to {}.",
+                summary.reminders,
+                summary.follow_ups,
                 path.display()
             )
         }),

@@ -350,3 +350,65 @@ fn bad_exports_say_why_and_leave_no_file_behind() {
         "cannot write",
     );
 }
+
+#[test]
+fn vcard_and_ics_exports_of_a_view_and_of_open_reminders() {
+    let (hub, dir) = crm();
+    let cards = hub.ok(&["export", "vcard", "--view", "Big budgets"]);
+    assert_eq!(cards.matches("BEGIN:VCARD\r\n").count(), 1, "{cards}");
+    assert!(cards.contains("VERSION:4.0\r\n"));
+    assert!(cards.contains("FN:Ada Lovelace\r\n"), "{cards}");
+    assert!(cards.contains("ada@home.example"));
+    let path = dir.path().join("all.vcf");
+    let summary = hub.json(&["export", "vcard", "--out", path.to_str().unwrap(), "--json"]);
+    assert_eq!(summary["cards"], 3);
+    let all = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(all.matches("END:VCARD\r\n").count(), 3);
+    hub.ok(&[
+        "view",
+        "save",
+        "Open deals",
+        "--entity",
+        "deals",
+        "--filter",
+        "status=open",
+    ]);
+    hub.fails(&["export", "vcard", "--view", "Open deals"], "not contacts");
+
+    let ada = hub.json(&["contact", "list", "--json"])["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    hub.ok(&[
+        "reminder",
+        "add",
+        "--title",
+        "Call Ada back",
+        "--due",
+        "2030-03-04T09:30",
+        "--tz",
+        "Europe/Berlin",
+        "--contact",
+        &ada,
+    ]);
+    let path = dir.path().join("todo.ics");
+    let summary = hub.json(&[
+        "export",
+        "ics",
+        "--no-follow-ups",
+        "--out",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(summary["reminders"], 1);
+    assert_eq!(summary["follow_ups"], 0);
+    assert_eq!(summary["zones"][0], "Europe/Berlin");
+    let ics = std::fs::read_to_string(&path).unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"));
+    assert!(ics.contains("SUMMARY:Call Ada back"), "{ics}");
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/Berlin:20300304T093000"),
+        "{ics}"
+    );
+    hub.fails(&["export", "ics", "--tz", "Mars/Olympus"], "Mars/Olympus");
+}
