@@ -299,6 +299,16 @@ impl CsvRecords {
         let kinds = (0..reader.headers.len())
             .map(|i| match mapping.get(i) {
                 Some(Some(Target::Email(_) | Target::Phone(_))) => kind_column(&reader.headers, i),
+                // "Address 1 - City" takes its kind from "Address 1 - Type".
+                Some(Some(Target::Address(..))) => {
+                    let h = &reader.headers[i];
+                    let prefix = h.rsplit_once(" - ").map(|(p, _)| p)?;
+                    reader.headers.iter().position(|x| {
+                        let x = x.trim().to_lowercase();
+                        x == format!("{} - type", prefix.trim().to_lowercase())
+                            || x == format!("{} - label", prefix.trim().to_lowercase())
+                    })
+                }
                 _ => None,
             })
             .collect();
@@ -347,6 +357,9 @@ impl Iterator for CsvRecords {
                         .and_then(|label| match target {
                             Target::Email(_) => kind_of(label, false).map(Target::Email),
                             Target::Phone(_) => kind_of(label, true).map(Target::Phone),
+                            Target::Address(_, part) => {
+                                kind_of(label, false).map(|k| Target::Address(k, part))
+                            }
                             _ => None,
                         });
                 record.push(kinded.unwrap_or_else(|| target.clone()), value.clone());

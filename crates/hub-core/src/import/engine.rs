@@ -12,12 +12,13 @@ use super::{
 };
 use crate::changes::{now_rfc3339, Fields, WriteTx};
 use crate::companies::{normalise_domain, SIZES};
+use crate::contact_details;
 use crate::contacts::LifecycleStage;
 use crate::custom_fields::{self, CustomField, FieldEntity};
 use crate::email::Email;
 use crate::entities::{
-    EntityDef, COMPANY, CONTACT, CONTACT_EMAIL, CONTACT_PHONE, CONTACT_TAG, CUSTOM_VALUE, DEAL,
-    DEAL_STAGE_CHANGE, IMPORT, IMPORT_BATCH, TAG,
+    EntityDef, COMPANY, CONTACT, CONTACT_ADDRESS, CONTACT_EMAIL, CONTACT_PHONE, CONTACT_TAG,
+    CUSTOM_VALUE, DEAL, DEAL_STAGE_CHANGE, IMPORT, IMPORT_BATCH, TAG,
 };
 use crate::error::Result;
 use crate::money;
@@ -228,6 +229,8 @@ struct Prepared {
     phones: Vec<(&'static str, String)>,
     company: BTreeMap<&'static str, String>,
     deal: BTreeMap<&'static str, String>,
+    /// kind → part → value.
+    addresses: BTreeMap<&'static str, BTreeMap<&'static str, String>>,
     tags: Vec<String>,
     custom: Vec<(FieldEntity, Uuid, Option<String>)>,
 }
@@ -412,6 +415,31 @@ impl Run {
                         notes.push_str("\n\n");
                     }
                     notes.push_str(value.trim_end());
+                }
+                Target::Contact(field @ ("birthday" | "website" | "photo")) => {
+                    let checked = match field {
+                        "birthday" => contact_details::normalize_birthday(v)
+                            .map_err(|e| format!("birthday: {e}")),
+                        "website" => contact_details::normalize_website(v),
+                        _ => contact_details::check_photo(v),
+                    };
+                    match checked {
+                        Ok(value) => {
+                            p.contact.entry(field).or_insert(value);
+                        }
+                        Err(message) => problems.push(message),
+                    }
+                }
+                Target::Address(kind, part) => {
+                    if v.chars().count() > 500 {
+                        problems.push(format!("the address {part} is longer than 500 characters"));
+                    } else {
+                        p.addresses
+                            .entry(kind)
+                            .or_default()
+                            .entry(part)
+                            .or_insert_with(|| v.to_owned());
+                    }
                 }
                 Target::Contact(field) => {
                     if v.chars().count() > MAX_NAME {
@@ -662,6 +690,13 @@ impl Run {
                 phone_fields(id, kind, number, i),
             );
         }
+        for (i, (kind, parts)) in p.addresses.iter().enumerate() {
+            self.pending.push(
+                &CONTACT_ADDRESS,
+                Uuid::now_v7(),
+                address_fields(id, kind, parts, i),
+            );
+        }
         for name in &p.tags {
             let tag = self.tag(name).await?;
             self.pending.push(
@@ -737,6 +772,37 @@ impl Run {
                 );
                 position += 1;
                 changed = true;
+            }
+        }
+        if !p.addresses.is_empty() {
+            let have: Vec<(String, Option<String>)> = sqlx::query_as(
+                "SELECT id, kind FROM contact_addresses
+                  WHERE contact_id = ? AND deleted_at IS NULL ORDER BY position, rk",
+            )
+            .bind(&id_text)
+            .fetch_all(self.tx.conn())
+            .await?;
+            let mut position = have.len();
+            for (kind, parts) in &p.addresses {
+                let existing = have
+                    .iter()
+                    .find(|(_, k)| k.as_deref() == Some(*kind))
+                    .and_then(|(row, _)| Uuid::parse_str(row).ok());
+                match existing {
+                    Some(row) => {
+                        let fields: Fields = parts.iter().map(|(k, v)| (*k, json!(v))).collect();
+                        changed |= self.update_recorded(&CONTACT_ADDRESS, row, fields).await?;
+                    }
+                    None => {
+                        self.pending.push(
+                            &CONTACT_ADDRESS,
+                            Uuid::now_v7(),
+                            address_fields(id, kind, parts, position),
+                        );
+                        position += 1;
+                        changed = true;
+                    }
+                }
             }
         }
         for name in &p.tags {
@@ -1278,6 +1344,21 @@ fn email_fields(contact: Uuid, kind: &str, address: &str, position: usize) -> Fi
         ("address", json!(address)),
         ("position", json!(position)),
     ]
+}
+
+fn address_fields(
+    contact: Uuid,
+    kind: &str,
+    parts: &BTreeMap<&'static str, String>,
+    position: usize,
+) -> Fields {
+    let mut fields = vec![
+        ("contact_id", json!(contact.to_string())),
+        ("kind", json!(kind)),
+        ("position", json!(position)),
+    ];
+    fields.extend(parts.iter().map(|(k, v)| (*k, json!(v))));
+    fields
 }
 
 fn phone_fields(contact: Uuid, kind: &str, number: &str, position: usize) -> Fields {

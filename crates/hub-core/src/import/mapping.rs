@@ -36,9 +36,9 @@ use crate::entities::IMPORT_MAPPING;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// Header (compared lower-case with only letters and digits) → target.
-/// Targets prefixed `?` are addresses: they go to the company only when the
-/// file has no contact columns (a contact export's "City" is the person's).
+/// Header (compared lower case, runs of spaces as one) → target.
+/// `?A|B`: A when the file has no person columns (a companies export's
+/// "City" is the company's), B when it has (a contacts export's is the person's).
 static HEADERS: &[(&str, &str)] = &[
     // Names
     ("first name", "first_name"),
@@ -155,9 +155,15 @@ static HEADERS: &[(&str, &str)] = &[
     ("company domain name", "company.domain"),
     ("company domain", "company.domain"),
     ("domain", "company.domain"),
-    ("website", "company.domain"),
+    ("website", "?company.domain|website"),
     ("website url", "company.domain"),
-    ("web page", "company.domain"),
+    ("web page", "website"),
+    ("personal website", "website"),
+    ("website 1 - value", "website"),
+    ("birthday", "birthday"),
+    ("date of birth", "birthday"),
+    ("birthdate", "birthday"),
+    ("photo", "photo"),
     ("organization - website", "company.domain"),
     ("industry", "company.industry"),
     ("organization - industry", "company.industry"),
@@ -165,32 +171,58 @@ static HEADERS: &[(&str, &str)] = &[
     ("employees", "company.size"),
     ("company size", "company.size"),
     ("organization - number of employees", "company.size"),
-    ("business street", "company.street"),
-    ("business city", "company.city"),
-    ("business state", "company.region"),
-    ("business postal code", "company.postal_code"),
-    ("business country/region", "company.country"),
-    ("business country", "company.country"),
-    ("organization - address", "?company.street"),
-    ("street address", "?company.street"),
-    ("street", "?company.street"),
-    ("address", "?company.street"),
+    ("business street", "address:work.street"),
+    ("business city", "address:work.city"),
+    ("business state", "address:work.region"),
+    ("business postal code", "address:work.postal_code"),
+    ("business country/region", "address:work.country"),
+    ("business country", "address:work.country"),
+    ("home street", "address:home.street"),
+    ("home city", "address:home.city"),
+    ("home state", "address:home.region"),
+    ("home postal code", "address:home.postal_code"),
+    ("home country/region", "address:home.country"),
+    ("other street", "address:other.street"),
+    ("other city", "address:other.city"),
+    ("other state", "address:other.region"),
+    ("other postal code", "address:other.postal_code"),
+    ("other country/region", "address:other.country"),
+    ("mailing street", "address:work.street"),
+    ("mailing city", "address:work.city"),
+    ("mailing state/province", "address:work.region"),
+    ("mailing state", "address:work.region"),
+    ("mailing zip/postal code", "address:work.postal_code"),
+    ("mailing zip", "address:work.postal_code"),
+    ("mailing country", "address:work.country"),
+    ("address 1 - street", "address:home.street"),
+    ("address 1 - city", "address:home.city"),
+    ("address 1 - region", "address:home.region"),
+    ("address 1 - postal code", "address:home.postal_code"),
+    ("address 1 - country", "address:home.country"),
+    ("person - address", "address:work.street"),
+    ("organization - address", "company.street"),
+    ("street address", "?company.street|address:work.street"),
+    ("street", "?company.street|address:work.street"),
+    ("address", "?company.street|address:work.street"),
     ("billing street", "company.street"),
     ("billing city", "company.city"),
     ("billing state/province", "company.region"),
     ("billing zip/postal code", "company.postal_code"),
     ("billing country", "company.country"),
-    ("city", "?company.city"),
-    ("state", "?company.region"),
-    ("state/region", "?company.region"),
-    ("region", "?company.region"),
-    ("province", "?company.region"),
-    ("postal code", "?company.postal_code"),
-    ("zip", "?company.postal_code"),
-    ("zip code", "?company.postal_code"),
-    ("postcode", "?company.postal_code"),
-    ("country", "?company.country"),
-    ("country/region", "?company.country"),
+    ("city", "?company.city|address:work.city"),
+    ("state", "?company.region|address:work.region"),
+    ("state/region", "?company.region|address:work.region"),
+    ("region", "?company.region|address:work.region"),
+    ("province", "?company.region|address:work.region"),
+    (
+        "postal code",
+        "?company.postal_code|address:work.postal_code",
+    ),
+    ("zip", "?company.postal_code|address:work.postal_code"),
+    ("zip code", "?company.postal_code|address:work.postal_code"),
+    ("postcode", "?company.postal_code|address:work.postal_code"),
+    ("country", "?company.country|address:work.country"),
+    ("country/region", "?company.country|address:work.country"),
     // Deals
     ("deal name", "deal.title"),
     ("deal title", "deal.title"),
@@ -260,16 +292,23 @@ pub fn kind_column(headers: &[String], value_column: usize) -> Option<usize> {
 pub fn auto_map(headers: &[String], custom: &[CustomField]) -> Vec<Option<Target>> {
     let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
     let has = |k: &str| keys.iter().any(|x| x == k);
+    let table = |k: &str| HEADERS.iter().find(|(h, _)| *h == k).map(|(_, t)| *t);
+    let plain = |t: &str| -> Option<Target> {
+        let t = t.trim_start_matches('?');
+        Target::parse(t.split('|').next().unwrap_or(t)).ok()
+    };
     let mut out: Vec<Option<Target>> = keys
         .iter()
         .map(|k| {
-            HEADERS
-                .iter()
-                .find(|(h, _)| h == k)
-                .map(|(_, t)| (*t).to_owned())
+            // Our own export's headers are target names: `email:work (2)`.
+            let exact = k
+                .rsplit_once(" (")
+                .filter(|(_, n)| n.ends_with(')') && n[..n.len() - 1].parse::<u32>().is_ok())
+                .map_or(k.as_str(), |(t, _)| t);
+            table(k)
+                .and_then(plain)
+                .or_else(|| Target::parse(exact).ok())
         })
-        .map(|t| t.map(|t| t.trim_start_matches('?').to_owned()))
-        .map(|t| t.and_then(|t| Target::parse(&t).ok()))
         .collect();
     let person = out.iter().flatten().any(|t| {
         matches!(
@@ -280,20 +319,20 @@ pub fn auto_map(headers: &[String], custom: &[CustomField]) -> Vec<Option<Target
         )
     });
     for (i, k) in keys.iter().enumerate() {
-        // A contact export's address is the person's: we keep no such field.
-        let ambiguous = HEADERS.iter().any(|(h, t)| h == k && t.starts_with('?'));
-        if ambiguous && person {
-            out[i] = None;
+        let entry = table(k);
+        if let Some(either) = entry.and_then(|t| t.strip_prefix('?')) {
+            let (company, contact) = either.split_once('|').unwrap_or((either, either));
+            out[i] = Target::parse(if person { contact } else { company }).ok();
         }
         // Outlook's "Title" is Mr./Dr. when it also has "Job Title".
         if k == "title" && has("job title") {
             out[i] = None;
         }
-        // Google's phone/email "Type"/"Label" columns only qualify the value.
+        // Google's "Type"/"Label" columns only qualify their value column.
         if k.ends_with(" - type") || k.ends_with(" - label") {
             out[i] = None;
         }
-        if out[i].is_none() && !ambiguous {
+        if out[i].is_none() && entry.is_none() {
             out[i] = custom_target(&headers[i], custom);
         }
     }
@@ -302,15 +341,14 @@ pub fn auto_map(headers: &[String], custom: &[CustomField]) -> Vec<Option<Target
     for t in out.iter_mut() {
         let single = !matches!(
             t,
-            Some(Target::Email(_) | Target::Phone(_) | Target::Tags) | None
+            Some(Target::Email(_) | Target::Phone(_) | Target::Tags | Target::Contact("notes"))
+                | None
         );
-        if let Some(target) = t {
-            if single && !matches!(target, Target::Contact("notes")) {
-                if seen.contains(target) {
-                    *t = None;
-                } else {
-                    seen.push(target.clone());
-                }
+        if let (true, Some(target)) = (single, t.as_ref()) {
+            if seen.contains(target) {
+                *t = None;
+            } else {
+                seen.push(target.clone());
             }
         }
     }
@@ -563,7 +601,7 @@ mod tests {
                 s("last_name"),
                 s("company"),
                 s("title"),
-                s("company.city"),
+                s("address:work.city"),
                 s("phone:work"),
                 s("phone:mobile"),
                 s("email:work"),
@@ -595,11 +633,33 @@ mod tests {
                 None,
                 s("phone:work"),
                 s("tags"),
-                None
+                s("address:home.city")
             ]
         );
         // A contacts export's City is the person's; a companies export's the company's.
-        assert_eq!(map(&["Email", "City"]), vec![s("email:work"), None]);
+        assert_eq!(
+            map(&["Email", "City"]),
+            vec![s("email:work"), s("address:work.city")]
+        );
+        // Our own export's headers map themselves.
+        assert_eq!(
+            map(&[
+                "display_name",
+                "email:work",
+                "email:work (2)",
+                "phone:mobile",
+                "id",
+                "deal.status"
+            ]),
+            vec![
+                s("display_name"),
+                s("email:work"),
+                s("email:work"),
+                s("phone:mobile"),
+                None,
+                None
+            ]
+        );
         assert_eq!(
             map(&[
                 "Company name",

@@ -50,7 +50,13 @@ pub const CONTACT_FIELDS: &[&str] = &[
     "owner",
     "source",
     "notes",
+    "birthday",
+    "website",
+    "photo",
 ];
+
+/// Parts of a postal address (`address:KIND.PART`).
+pub use crate::contact_details::{ADDRESS_KINDS, ADDRESS_PARTS};
 
 /// Company fields a record may set (`company.<field>`; `company` alone is the name).
 pub const COMPANY_FIELDS: &[&str] = &[
@@ -86,8 +92,9 @@ pub use crate::contacts::{EMAIL_KINDS, PHONE_KINDS};
 /// `first_name`, `last_name`, `display_name` (also `name`), `title`,
 /// `lifecycle_stage`, `owner`, `source`, `notes`; `email` / `email:home`;
 /// `phone` / `phone:mobile`; `company` (its name) / `company.domain`, ...;
-/// `deal.title`, `deal.amount`, ...; `tags` (several, separated by `,` or
-/// `;`); `custom:KEY` (a contact custom field), `company.custom:KEY`,
+/// `deal.title`, `deal.amount`, ...; `birthday`, `website`, `photo`;
+/// `address:home.city` (kinds home/work/other; parts street, city, region,
+/// postal_code, country); `tags` (several, separated by `,` or `;`); `custom:KEY` (a contact custom field), `company.custom:KEY`,
 /// `deal.custom:KEY`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Target {
@@ -98,6 +105,8 @@ pub enum Target {
     Phone(&'static str),
     Company(&'static str),
     Deal(&'static str),
+    /// A part of the contact's postal address of this kind (`home`, `work`, `other`).
+    Address(&'static str, &'static str),
     Tags,
     Custom(FieldEntity, String),
 }
@@ -136,6 +145,15 @@ impl Target {
             "phone" => kind(&PHONE_KINDS, kind_part.as_deref(), "work")
                 .map(Target::Phone)
                 .ok_or_else(bad),
+            "address" => {
+                // address:KIND.PART, or address:PART for a work address.
+                let spec = kind_part.as_deref().unwrap_or("");
+                let (k, part) = spec.split_once('.').unwrap_or(("work", spec));
+                match (find(&ADDRESS_KINDS, k), find(&ADDRESS_PARTS, part)) {
+                    (Some(k), Some(part)) => Ok(Target::Address(k, part)),
+                    _ => Err(bad()),
+                }
+            }
             "custom" | "contact.custom" => custom(FieldEntity::Contact),
             "company.custom" => custom(FieldEntity::Company),
             "deal.custom" => custom(FieldEntity::Deal),
@@ -166,6 +184,7 @@ impl fmt::Display for Target {
             Target::Company("name") => f.write_str("company"),
             Target::Company(field) => write!(f, "company.{field}"),
             Target::Deal(field) => write!(f, "deal.{field}"),
+            Target::Address(kind, part) => write!(f, "address:{kind}.{part}"),
             Target::Tags => f.write_str("tags"),
             Target::Custom(FieldEntity::Contact, key) => write!(f, "custom:{key}"),
             Target::Custom(entity, key) => write!(f, "{}.custom:{key}", entity.as_str()),
@@ -354,6 +373,8 @@ mod tests {
             "custom:budget",
             "company.custom:tier",
             "deal.custom:source_channel",
+            "address:home.city",
+            "birthday",
         ] {
             assert_eq!(Target::parse(text).unwrap().to_string(), text);
         }
