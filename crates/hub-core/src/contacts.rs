@@ -748,21 +748,11 @@ pub async fn list(store: &Store, query: &ContactQuery) -> Result<ContactPage> {
     let (total, capped, rows): (u32, bool, Vec<SummaryRow>) = if matcher.is_some() {
         // One pass over the index: up to CAP+1 hits with their names, sorted
         // and paged here; then the page's rows are read by rowid.
-        // The index holds live contacts only, so without a filter the hits
-        // and their names come from it alone.
-        let hits_sql = if tag.is_none() && company.is_none() {
-            format!(
-                "SELECT rowid, sort_name FROM contact_search
-                  WHERE contact_search MATCH ?1 AND ?2 IS NULL AND ?3 IS NULL LIMIT {}",
-                SEARCH_CAP + 1
-            )
-        } else {
-            format!(
-                "SELECT c.rk, c.display_name FROM contact_search s JOIN contacts c ON c.rk = s.rowid
-                  WHERE contact_search MATCH ?1 AND {filters} LIMIT {}",
-                SEARCH_CAP + 1
-            )
-        };
+        let hits_sql = format!(
+            "SELECT c.rk, c.display_name FROM contact_search s JOIN contacts c ON c.rk = s.rowid
+              WHERE contact_search MATCH ?1 AND {filters} LIMIT {}",
+            SEARCH_CAP + 1
+        );
         let mut hits: Vec<(i64, Option<String>)> = sqlx::query_as(&hits_sql)
             .bind(&matcher)
             .bind(&tag)

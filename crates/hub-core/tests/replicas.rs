@@ -250,6 +250,83 @@ async fn a_snapshot_page_longer_than_one_statement_inserts_every_row() {
     assert_eq!(search_total(&by_snapshot, "person2344").await, 1);
 }
 
+/// Every (term, contact) pair the search index holds.
+async fn indexed_terms(store: &Store) -> Vec<(String, i64)> {
+    let mut conn = store.pool().acquire().await.unwrap();
+    sqlx::query(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms
+           USING fts5vocab(main, contact_search, 'instance')",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query_as("SELECT DISTINCT term, doc FROM temp.search_terms ORDER BY term, doc")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_first_sync_indexes_from_the_snapshot_what_a_rebuild_indexes_from_the_tables() {
+    // A first sync puts the search text together from the snapshot rows
+    // (search::SnapshotDocs) instead of reading the tables back: it must index
+    // the same terms for the same contacts, deleted rows and all.
+    let a = Store::open_in_memory().await.unwrap();
+    let companies = hub_core::demo::companies_for(400, 7);
+    let domains: Vec<String> = companies.iter().filter_map(|c| c.domain.clone()).collect();
+    let company_ids = hub_core::companies::create_many(&a, companies)
+        .await
+        .unwrap();
+    let people = hub_core::demo::contacts_for(400, 7, &company_ids, &domains);
+    let ids = contacts::create_many(&a, people).await.unwrap();
+    for id in ids.iter().step_by(9) {
+        contacts::delete(&a, *id).await.unwrap();
+    }
+    for id in company_ids.iter().take(3) {
+        hub_core::companies::delete(&a, *id).await.unwrap();
+    }
+    // One contact loses an email and gets a title; another changes company.
+    let mut edit = ContactInput::from(&contacts::get(&a, ids[1]).await.unwrap());
+    edit.emails.truncate(0);
+    edit.title = Some("Head of Ümlauts".into());
+    contacts::update(&a, ids[1], edit).await.unwrap();
+    let mut edit = ContactInput::from(&contacts::get(&a, ids[2]).await.unwrap());
+    edit.company_id = None;
+    edit.company_name = Some("Brand New Holdings".into());
+    contacts::update(&a, ids[2], edit).await.unwrap();
+    let snapshot = snapshot_of(&a).await;
+
+    let from_docs = Store::open_in_memory().await.unwrap();
+    let mut docs = hub_core::search::SnapshotDocs::default();
+    let mut tx = from_docs.write().await.unwrap();
+    tx.defer_search();
+    for page in snapshot.chunks(700) {
+        tx.apply_snapshot_rows(page).await.unwrap();
+        docs.add(page);
+    }
+    docs.write(tx.conn()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let rebuilt = Store::open_in_memory().await.unwrap();
+    let mut tx = rebuilt.write().await.unwrap();
+    tx.defer_search();
+    tx.apply_snapshot_rows(&snapshot).await.unwrap();
+    tx.rebuild_search().await.unwrap();
+    tx.commit().await.unwrap();
+
+    let terms = indexed_terms(&from_docs).await;
+    assert!(terms.len() > 2_000, "{} terms", terms.len());
+    assert_eq!(terms, indexed_terms(&rebuilt).await);
+    eprintln!(
+        "{} {} {}",
+        search_total(&rebuilt, "ümlauts").await,
+        search_total(&from_docs, "umlauts").await,
+        search_total(&from_docs, "Head").await
+    );
+    assert_eq!(search_total(&from_docs, "ümlauts").await, 1);
+    assert_eq!(search_total(&from_docs, "brand new").await, 1);
+}
+
 #[tokio::test]
 async fn a_snapshot_field_without_a_clock_still_takes_an_older_write() {
     // The server only has the fields some device wrote. A row stored with one

@@ -19,10 +19,12 @@ use chrono::{DateTime, Utc};
 use hub_protocol::wire::{LoginRequest, OpStatus, SnapshotResponse, MAX_PUSH_CHANGES};
 use hub_protocol::{Change, Hlc};
 use serde::Serialize;
+use sqlx::SqliteConnection;
 use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::changes::{self, WriteTx};
+use crate::search::SnapshotDocs;
 use crate::store::{meta_get, meta_set, Store};
 use crate::{conflicts, demo};
 
@@ -501,6 +503,7 @@ async fn snapshot<T: Transport>(
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let after = meta_get(store.pool(), key::SNAPSHOT_AFTER).await?;
+    let mut docs = SearchDocs::start(store).await?;
     let mut page = transport.snapshot(after.as_deref(), SNAPSHOT_PAGE).await?;
     let mut total = None;
     loop {
@@ -514,7 +517,10 @@ async fn snapshot<T: Transport>(
                 None => None,
             }
         };
-        let (applied, next) = tokio::join!(apply_snapshot_page(store, &page, report), prefetch);
+        let (applied, next) = tokio::join!(
+            apply_snapshot_page(store, &page, &mut docs, report),
+            prefetch
+        );
         applied?;
         progress(Progress {
             phase: Phase::Snapshot,
@@ -533,13 +539,20 @@ async fn snapshot<T: Transport>(
 async fn apply_snapshot_page(
     store: &Store,
     page: &SnapshotResponse,
+    docs: &mut SearchDocs,
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let mut tx = store.write().await?;
-    // The search index is rebuilt once, after the last page.
+    // The search index is written once, after the last page.
     tx.defer_search();
     note_server_time(store, tx.conn(), page.server_time).await?;
-    report.applied_fields += tx.apply_snapshot_rows(&page.rows).await?.fields as u64;
+    // The page's search text is put together while SQLite inserts its rows.
+    let (applied, ()) = tokio::join!(tx.apply_snapshot_rows(&page.rows), async {
+        if let Some(docs) = &mut docs.docs {
+            docs.add(&page.rows);
+        }
+    });
+    report.applied_fields += applied?.fields as u64;
     let floor = page.rows.iter().filter_map(|row| row.state.newest()).max();
     report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
     raise_floor(&mut tx, floor).await?;
@@ -557,11 +570,59 @@ async fn apply_snapshot_page(
                 .unwrap_or_else(|| page.as_of_seq.to_string());
             meta_set(tx.conn(), key::CURSOR, &as_of).await?;
             delete_meta(tx.conn(), &[key::SNAPSHOT_AFTER, key::SNAPSHOT_AS_OF]).await?;
-            tx.rebuild_search().await?;
+            match docs.take_if_valid(tx.conn()).await? {
+                Some(docs) => docs.write(tx.conn()).await?,
+                None => tx.rebuild_search().await?,
+            }
         }
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The search entries of a first sync, kept while they can stand for the
+/// index: when the snapshot starts on a device with no contacts, companies,
+/// emails or phones, and this device writes nothing while it runs (a contact
+/// made or edited meanwhile would not be in them). Otherwise the index is
+/// rebuilt from the tables.
+struct SearchDocs {
+    docs: Option<SnapshotDocs>,
+    /// The outbox's last entry when the snapshot started.
+    outbox_at_start: Option<i64>,
+}
+
+impl SearchDocs {
+    async fn start(store: &Store) -> Result<Self, SyncError> {
+        let empty: bool = sqlx::query_scalar(
+            "SELECT NOT EXISTS (SELECT 1 FROM contacts) AND NOT EXISTS (SELECT 1 FROM companies)
+                AND NOT EXISTS (SELECT 1 FROM contact_emails)
+                AND NOT EXISTS (SELECT 1 FROM contact_phones)",
+        )
+        .fetch_one(store.pool())
+        .await
+        .map_err(crate::Error::from)?;
+        Ok(SearchDocs {
+            docs: empty.then(SnapshotDocs::default),
+            outbox_at_start: last_outbox_entry(store.pool()).await?,
+        })
+    }
+
+    async fn take_if_valid(
+        &mut self,
+        conn: &mut SqliteConnection,
+    ) -> Result<Option<SnapshotDocs>, SyncError> {
+        let unchanged = last_outbox_entry(conn).await? == self.outbox_at_start;
+        Ok(self.docs.take().filter(|_| unchanged))
+    }
+}
+
+async fn last_outbox_entry<'e>(
+    conn: impl sqlx::SqliteExecutor<'e>,
+) -> Result<Option<i64>, SyncError> {
+    Ok(sqlx::query_scalar("SELECT max(seq) FROM change_log")
+        .fetch_one(conn)
+        .await
+        .map_err(crate::Error::from)?)
 }
 
 async fn pull<T: Transport>(
