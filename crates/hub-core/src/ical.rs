@@ -335,7 +335,7 @@ pub fn vtimezone(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> 
     let start = from - Duration::days(366);
     let end = to.max(from) + Duration::days(3 * 366);
     let all = transitions(tz, start, end);
-    let mut lines = vec!["BEGIN:VTIMEZONE".to_owned(), format!("TZID={}", tz.name())];
+    let mut lines = vec!["BEGIN:VTIMEZONE".to_owned(), format!("TZID:{}", tz.name())];
     let component = |lines: &mut Vec<String>, t: &Transition, rrule: Option<String>| {
         let kind = if t.dst { "DAYLIGHT" } else { "STANDARD" };
         let local = (t.at + Duration::seconds(i64::from(t.from))).naive_utc();
@@ -586,5 +586,262 @@ mod tests {
             rrule_from(&rule, start, tz, start),
             "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE"
         );
+    }
+
+    /// A Python with the `icalendar` package: `$HUB_PYTHON`, `python3`, or
+    /// Debian's /usr/bin/python3 (what `make test` installs python3-icalendar
+    /// into). Missing is a failure, not a skip.
+    fn python_with_icalendar() -> String {
+        let candidates: Vec<String> = std::env::var("HUB_PYTHON")
+            .ok()
+            .into_iter()
+            .chain(["python3".to_owned(), "/usr/bin/python3".to_owned()])
+            .collect();
+        for python in &candidates {
+            let ok = std::process::Command::new(python)
+                .args(["-c", "import icalendar"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return python.clone();
+            }
+        }
+        panic!(
+            "no Python with the icalendar package among {candidates:?}: install python3-icalendar \
+             (scripts/setup.sh does for make test) or set HUB_PYTHON"
+        );
+    }
+
+    /// What Python's icalendar reads from our file: each event's start as
+    /// icalendar resolves it (TZID through pytz), the same local time read
+    /// through *our* VTIMEZONE, the first occurrences of its RRULE (dateutil)
+    /// read through our VTIMEZONE, and the alarm.
+    const READER: &str = r#"
+import sys, json, datetime
+from icalendar import Calendar
+from dateutil.rrule import rrulestr
+cal = Calendar.from_ical(sys.stdin.buffer.read())
+assert cal['VERSION'] == '2.0' and 'PRODID' in cal
+own = {str(z['TZID']): z.to_tz() for z in cal.walk('VTIMEZONE')}
+utc = datetime.timezone.utc
+def via_own(tzid, naive):
+    return own[tzid].localize(naive).astimezone(utc).isoformat() if tzid else None
+events = []
+for ev in cal.walk('VEVENT'):
+    start = ev['DTSTART']
+    tzid = start.params.get('TZID')
+    dt = start.dt
+    naive = dt.replace(tzinfo=None)
+    occurrences = []
+    if 'RRULE' in ev:
+        rule = ev['RRULE'].to_ical().decode()
+        for t in rrulestr(rule, dtstart=naive)[:6] if 'COUNT' in rule or 'UNTIL' in rule else list(__import__('itertools').islice(rrulestr(rule, dtstart=naive), 6)):
+            occurrences.append(via_own(tzid, t) if tzid else t.replace(tzinfo=utc).isoformat())
+    alarms = ev.walk('VALARM')
+    events.append({
+        'uid': str(ev['UID']),
+        'summary': str(ev['SUMMARY']),
+        'description': str(ev.get('DESCRIPTION', '')),
+        'tzid': tzid,
+        'start_utc': dt.astimezone(utc).isoformat(),
+        'start_via_own_vtimezone': via_own(tzid, naive),
+        'end_utc': ev['DTEND'].dt.astimezone(utc).isoformat(),
+        'rrule': ev['RRULE'].to_ical().decode() if 'RRULE' in ev else None,
+        'occurrences': occurrences,
+        'alarm': (lambda t: t.total_seconds() if isinstance(t, datetime.timedelta) else t.astimezone(utc).isoformat())(alarms[0]['TRIGGER'].dt) if alarms else None,
+        'action': str(alarms[0]['ACTION']) if alarms else None,
+    })
+print(json.dumps({'zones': sorted(own), 'events': events}))
+"#;
+
+    fn read_with_python(ics: &str) -> serde_json::Value {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(python_with_icalendar())
+            .args(["-c", READER])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(ics.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "icalendar refused our file: {}\n{ics}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    #[tokio::test]
+    async fn python_icalendar_reads_our_times_zones_and_rules() {
+        use crate::contacts::{self, ContactInput};
+        use crate::reminders::ReminderInput;
+        let store = Store::open_in_memory().await.unwrap();
+        let now = utc("2026-10-20T10:00:00Z");
+        let ada = contacts::create(
+            &store,
+            ContactInput {
+                display_name: Some("Ada, \"the\"; Countess".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let add = |title: &str, due: &str, tz: &str, rrule: Option<&str>| ReminderInput {
+            title: title.into(),
+            due: due.into(),
+            tz: Some(tz.into()),
+            rrule: rrule.map(str::to_owned),
+            contact_id: Some(ada.id),
+            notes: Some("Line one\nLine two, with; punctuation".into()),
+            ..Default::default()
+        };
+        for input in [
+            // Daily at 09:00 Berlin across the end of summer time (25 Oct).
+            add(
+                "Stand-up",
+                "2026-10-23T09:00",
+                "Europe/Berlin",
+                Some("FREQ=DAILY;COUNT=5"),
+            ),
+            add("Call NYC", "2026-11-02T09:30", "America/New_York", None),
+            add("Ping Pune", "2026-12-01T18:00", "Asia/Kolkata", None),
+            add(
+                "Month end",
+                "2027-01-31T17:00",
+                "Europe/Berlin",
+                Some("FREQ=MONTHLY"),
+            ),
+            add("In UTC", "2026-11-05T12:00", "UTC", None),
+        ] {
+            reminders::add(&store, &input, now).await.unwrap();
+        }
+        // A done one is not exported.
+        let done = reminders::add(&store, &add("Done", "2026-10-21T09:00", "UTC", None), now)
+            .await
+            .unwrap();
+        reminders::done(&store, done.id, now).await.unwrap();
+        stay_in_touch::set(&store, ada.id, Some(30)).await.unwrap();
+
+        let mut out = Vec::new();
+        let summary = export(
+            &store,
+            &IcsOptions {
+                assignee: None,
+                follow_ups: true,
+                follow_up_tz: "Europe/London".parse().unwrap(),
+                now,
+            },
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!((summary.reminders, summary.follow_ups), (5, 1));
+        let ics = String::from_utf8(out).unwrap();
+        assert!(ics.lines().all(|l| l.len() <= 76), "folded");
+        assert!(ics.split("\r\n").all(|l| !l.contains('\n')), "CRLF only");
+        let parsed = read_with_python(&ics);
+        assert_eq!(
+            parsed["zones"],
+            serde_json::json!([
+                "America/New_York",
+                "Asia/Kolkata",
+                "Europe/Berlin",
+                "Europe/London"
+            ])
+        );
+        let events = parsed["events"].as_array().unwrap();
+        assert_eq!(events.len(), 6);
+        let ev = |summary: &str| {
+            events
+                .iter()
+                .find(|e| e["summary"].as_str().unwrap().starts_with(summary))
+                .unwrap_or_else(|| panic!("no {summary} in {events:?}"))
+        };
+        // Each start, as icalendar resolves the IANA TZID and as our own
+        // VTIMEZONE gives it, is the same instant.
+        for (summary, tzid, utc_start) in [
+            (
+                "Stand-up",
+                Some("Europe/Berlin"),
+                "2026-10-23T07:00:00+00:00",
+            ),
+            (
+                "Call NYC",
+                Some("America/New_York"),
+                "2026-11-02T14:30:00+00:00",
+            ),
+            (
+                "Ping Pune",
+                Some("Asia/Kolkata"),
+                "2026-12-01T12:30:00+00:00",
+            ),
+            (
+                "Month end",
+                Some("Europe/Berlin"),
+                "2027-01-31T16:00:00+00:00",
+            ),
+            ("In UTC", None, "2026-11-05T12:00:00+00:00"),
+        ] {
+            let e = ev(summary);
+            assert_eq!(e["tzid"].as_str(), tzid, "{summary}");
+            assert_eq!(e["start_utc"], utc_start, "{summary}");
+            if tzid.is_some() {
+                assert_eq!(e["start_via_own_vtimezone"], utc_start, "{summary}");
+            }
+            assert_eq!(e["action"], "DISPLAY");
+            assert_eq!(e["alarm"], 0.0, "{summary}: rings at the start");
+            assert!(e["uid"].as_str().unwrap().ends_with("@customer-hub"));
+        }
+        assert_eq!(ev("Call NYC")["end_utc"], "2026-11-02T14:45:00+00:00");
+        assert_eq!(
+            ev("Call NYC")["description"],
+            "Line one\nLine two, with; punctuation\nContact: Ada, \"the\"; Countess\nAssigned to: me"
+                .replace("me", &crate::users::current(&store).await.unwrap())
+        );
+        // The daily series keeps 09:00 Berlin: 07:00 UTC in summer time,
+        // 08:00 UTC from 25 October.
+        assert_eq!(
+            ev("Stand-up")["occurrences"],
+            serde_json::json!([
+                "2026-10-23T07:00:00+00:00",
+                "2026-10-24T07:00:00+00:00",
+                "2026-10-25T08:00:00+00:00",
+                "2026-10-26T08:00:00+00:00",
+                "2026-10-27T08:00:00+00:00"
+            ])
+        );
+        // Month ends as our rule computes them, through dateutil and our VTIMEZONE.
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let ours: Vec<String> = "FREQ=MONTHLY"
+            .parse::<Rule>()
+            .unwrap()
+            .occurrences(utc("2027-01-31T16:00:00Z"), tz)
+            .take(6)
+            .map(|t| t.to_rfc3339().replace("+00:00", "+00:00"))
+            .collect();
+        assert_eq!(ev("Month end")["occurrences"], serde_json::json!(ours));
+        assert_eq!(ours[1], "2027-02-28T16:00:00+00:00");
+        assert_eq!(ours[2], "2027-03-31T15:00:00+00:00");
+        // The follow-up: 30 days after the contact was created, in London.
+        let follow = ev("Get in touch with Ada");
+        assert_eq!(follow["tzid"], "Europe/London");
+        let due = stay_in_touch::get(&store, ada.id)
+            .await
+            .unwrap()
+            .next_due
+            .unwrap();
+        let want = due
+            .with_timezone(&Utc)
+            .format("%Y-%m-%dT%H:%M:%S+00:00")
+            .to_string();
+        assert_eq!(follow["start_utc"], want);
+        assert_eq!(follow["start_via_own_vtimezone"], want);
     }
 }

@@ -115,8 +115,10 @@ pub fn to_record(card: &Card) -> (Record, Vec<String>) {
         push(&mut r, "notes", note);
     }
     for c in &card.categories {
-        // One tag per category; a comma inside one would split it.
-        push(&mut r, "tags", &c.replace([',', ';'], " "));
+        // One tag per category. The pipeline splits tag values on , ; |
+        // so those inside a category (an escaped `\,`) become spaces.
+        let tag = c.replace(", ", " ").replace("; ", " ");
+        push(&mut r, "tags", &tag.replace([',', ';', '|'], " "));
     }
     if let Some(b) = &card.birthday {
         push(&mut r, "birthday", &b.to_string());
@@ -351,6 +353,25 @@ mod tests {
         );
         assert_eq!(c.tags, vec!["Kunden", "Messe 2026"]);
         assert!(c.notes.unwrap().contains("Rückruf im März"));
+        let d = crate::contact_details::get(&store, c.id).await.unwrap();
+        assert_eq!(d.birthday.as_deref(), Some("1978-03-12"));
+        assert_eq!(d.website.as_deref(), Some("http://www.contoso.example/"));
+        assert!(d
+            .photo
+            .unwrap()
+            .starts_with("data:image/jpeg;base64,AAECAwQF"));
+        assert_eq!(d.addresses.len(), 1);
+        let a = &d.addresses[0];
+        assert_eq!(a.kind, "work");
+        assert_eq!(a.street.as_deref(), Some("Friedrichstraße 123"));
+        assert_eq!(
+            (
+                a.city.as_deref(),
+                a.postal_code.as_deref(),
+                a.country.as_deref()
+            ),
+            (Some("Berlin"), Some("10117"), Some("Deutschland"))
+        );
     }
 
     #[tokio::test]
@@ -390,9 +411,55 @@ mod tests {
         assert_eq!(s.company.as_ref().unwrap().name, "Viagenie");
         assert_eq!(s.phones[0].number, "+14186569254");
         assert_eq!(s.phones[1].kind, "mobile");
+        let details = |id| crate::contact_details::get(&store, id);
+        let d = details(j.id).await.unwrap();
+        assert_eq!(d.birthday.as_deref(), Some("--06-15"));
+        assert_eq!(
+            d.website.as_deref(),
+            Some("https://www.apple.example/johnny")
+        );
+        assert_eq!(d.addresses[0].kind, "home");
+        assert_eq!(d.addresses[0].city.as_deref(), Some("Cupertino"));
+        assert!(d.photo.is_some());
+        let d = details(g.id).await.unwrap();
+        assert_eq!(d.birthday.as_deref(), Some("1906-12-09"));
+        assert_eq!(d.website.as_deref(), Some("https://grace.example"));
+        assert_eq!(d.addresses[0].kind, "work");
+        let d = details(s.id).await.unwrap();
+        assert_eq!(d.birthday.as_deref(), Some("--02-03"));
+        assert_eq!(d.website.as_deref(), Some("http://nomis80.example"));
+        assert_eq!(
+            d.addresses[0].street.as_deref(),
+            Some("Suite D2-630, 2875 Laurier")
+        );
         let y = by_name(&store, "山田 太郎").await;
         assert_eq!(y.emails[0].address, "yamada@sample.example.jp");
         assert_eq!(y.title.as_deref(), Some("部長"));
+        let d = details(y.id).await.unwrap();
+        assert_eq!(d.birthday.as_deref(), Some("1980-01-01"));
+        assert!(d.photo.unwrap().starts_with("data:image/png;base64,"));
+    }
+
+    #[tokio::test]
+    async fn a_vcard_import_is_recorded_and_reverts_exactly() {
+        let store = Store::open_in_memory().await.unwrap();
+        import(&store, "google-3.0.vcf").await;
+        let before = crate::export::json_string(&store).await.unwrap();
+        // Apple's file adds contacts, and details to nobody existing.
+        let report = import(&store, "apple-3.0.vcf").await;
+        let id = report.import_id.unwrap();
+        assert_ne!(crate::export::json_string(&store).await.unwrap(), before);
+        crate::import::revert(&store, id).await.unwrap();
+        let after = crate::export::json_string(&store).await.unwrap();
+        // The import's own record stays (marked reverted); the data is back.
+        let data = |text: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+            for bookkeeping in ["import", "import_batch"] {
+                v["entities"].as_object_mut().unwrap().remove(bookkeeping);
+            }
+            v
+        };
+        assert_eq!(data(&after), data(&before));
     }
 
     #[tokio::test]
