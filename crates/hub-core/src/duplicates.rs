@@ -9,7 +9,10 @@
 //! **Name similarity** ([`name_similarity`]): names are normalised (lower
 //! case, common accents folded, punctuation dropped, words sorted, so "Smith,
 //! John" = "john smith"; company names also lose legal suffixes such as Inc,
-//! Ltd, GmbH), then compared with Jaro-Winkler (1.0 = equal). Contacts of one
+//! Ltd, GmbH), then compared word by word with Jaro-Winkler: each word of the
+//! shorter name pairs with its closest word of the other, every pair must
+//! reach 0.85 ("Laura"/"Sara" does not), the score is their mean less 0.03
+//! for one extra word (a middle name); 1.0 = equal. Contacts of one
 //! company count as duplicates at [`CONTACT_NAME_THRESHOLD`] or more,
 //! companies at [`COMPANY_NAME_THRESHOLD`]. Only names sharing at least one
 //! normalised word are compared (blocking), so the scan stays linear-ish:
@@ -530,7 +533,7 @@ fn similar_names(
                 if !seen.insert(key) {
                     continue;
                 }
-                let s = jaro_winkler(&names[x].1, &names[y].1);
+                let s = token_similarity(&names[x].1, &names[y].1);
                 if s >= threshold {
                     report(names[x].0, names[y].0, (s * 1000.0).round() / 1000.0);
                 }
@@ -544,7 +547,48 @@ fn similar_names(
 
 /// How similar two names are, 0.0 to 1.0, after [`normalise_name`].
 pub fn name_similarity(a: &str, b: &str) -> f64 {
-    jaro_winkler(&normalise_name(a), &normalise_name(b))
+    token_similarity(&normalise_name(a), &normalise_name(b))
+}
+
+/// A word of one name no closer than this to any word of the other makes
+/// the names different people ("Laura Dubois" / "Sara Dubois").
+const MIN_WORD_SIMILARITY: f64 = 0.85;
+
+/// Word by word: each word of the shorter name is paired with its closest
+/// unused word of the longer one (Jaro-Winkler); the similarity is their
+/// mean, 0 when a word has no close partner, less 0.03 per extra word of the
+/// longer name (a middle name or initial), and 0 past one extra word.
+fn token_similarity(a: &str, b: &str) -> f64 {
+    if a == b {
+        return 1.0;
+    }
+    let (mut short, mut long): (Vec<&str>, Vec<&str>) =
+        (a.split(' ').collect(), b.split(' ').collect());
+    if short.len() > long.len() {
+        std::mem::swap(&mut short, &mut long);
+    }
+    let extra = long.len() - short.len();
+    if short.is_empty() || extra > 1 {
+        return 0.0;
+    }
+    let mut used = vec![false; long.len()];
+    let mut total = 0.0;
+    for w in &short {
+        let best = long
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used[*i])
+            .map(|(i, l)| (i, jaro_winkler(w, l)))
+            .max_by(|x, y| x.1.total_cmp(&y.1));
+        match best {
+            Some((i, s)) if s >= MIN_WORD_SIMILARITY => {
+                used[i] = true;
+                total += s;
+            }
+            _ => return 0.0,
+        }
+    }
+    total / short.len() as f64 - 0.03 * extra as f64
 }
 
 /// Lower case, accents folded, punctuation dropped, words sorted.
@@ -706,6 +750,14 @@ mod tests {
         assert!(name_similarity("Jon Smith", "John Smith") >= CONTACT_NAME_THRESHOLD);
         assert!(name_similarity("John Smith", "Jane Smith") < CONTACT_NAME_THRESHOLD);
         assert!(name_similarity("Ann Lee", "Bob Lee") < CONTACT_NAME_THRESHOLD);
+        assert!(name_similarity("Laura Dubois", "Sara Dubois") < CONTACT_NAME_THRESHOLD);
+        assert!(name_similarity("Lina Garcia", "Mia Garcia") < CONTACT_NAME_THRESHOLD);
+        assert!(name_similarity("Grace B. Hopper", "Grace Hopper") >= CONTACT_NAME_THRESHOLD);
+        assert!(name_similarity("Ada Lovelace", "Ada Lovelance") >= CONTACT_NAME_THRESHOLD);
+        assert_eq!(
+            name_similarity("Grace Brewster Murray Hopper", "Grace Hopper"),
+            0.0
+        );
         assert_eq!(normalise_company("Acme, Inc."), "acme");
         assert_eq!(normalise_company("The Company"), "company the");
     }
