@@ -1214,4 +1214,385 @@ mod tests {
         assert_eq!(r["due_at"], "2026-12-01T08:00:00.000Z");
         assert_eq!(r["contact"], "Ada");
     }
+
+    /// Export `entity` to a CSV file in `dir`, import that file into
+    /// `into` through the import pipeline, and return both stores' exports.
+    async fn round_trip(
+        from: &Store,
+        into: &Store,
+        entity: ListEntity,
+        dir: &std::path::Path,
+    ) -> (Vec<BTreeMap<String, String>>, Vec<BTreeMap<String, String>>) {
+        let path = dir.join(format!("{}.csv", entity.as_str()));
+        let (text, _) = export(from, entity, &[], CsvOptions { excel: true }).await;
+        std::fs::write(&path, &text).unwrap();
+        let report = crate::import::csv::import_file(
+            into,
+            &path,
+            &[],
+            false,
+            |_| {},
+            &crate::import::CancelToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.error_count, 0, "{:?}", report.errors);
+        let (again, _) = export(into, entity, &[], CsvOptions::default()).await;
+        // Made anew in the other store: ids and times differ.
+        let strip = |text: &str| {
+            let mut maps = as_maps(&parse(text.trim_start_matches('\u{feff}')));
+            for m in &mut maps {
+                for k in ["id", "created_at", "updated_at"] {
+                    m.remove(k);
+                }
+            }
+            maps
+        };
+        (strip(&text), strip(&again))
+    }
+
+    async fn define(
+        store: &Store,
+        entity: FieldEntity,
+        label: &str,
+        t: FieldType,
+        options: &[&str],
+    ) {
+        custom_fields::add(
+            store,
+            FieldInput {
+                entity,
+                label: label.into(),
+                field_type: t,
+                options: options.iter().map(|o| o.to_string()).collect(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_contacts_csv_we_export_imports_into_an_empty_store_with_the_same_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Store::open_in_memory().await.unwrap();
+        let into = Store::open_in_memory().await.unwrap();
+        for store in [&from, &into] {
+            define(
+                store,
+                FieldEntity::Contact,
+                "Budget",
+                FieldType::Number,
+                &[],
+            )
+            .await;
+            define(store, FieldEntity::Contact, "Renewal", FieldType::Date, &[]).await;
+            define(
+                store,
+                FieldEntity::Contact,
+                "Newsletter",
+                FieldType::Checkbox,
+                &[],
+            )
+            .await;
+            define(
+                store,
+                FieldEntity::Contact,
+                "Interests",
+                FieldType::MultiSelect,
+                &["Rockets", "Anvils", "Tea"],
+            )
+            .await;
+            define(
+                store,
+                FieldEntity::Contact,
+                "Region",
+                FieldType::Select,
+                &["North", "South"],
+            )
+            .await;
+        }
+        let acme = companies::create(
+            &from,
+            CompanyInput {
+                name: "Acme, \"Rockets\" Inc.".into(),
+                domain: Some("acme.example".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let ada = contacts::create(
+            &from,
+            ContactInput {
+                first_name: Some("Ada".into()),
+                last_name: Some("Lovelace".into()),
+                display_name: Some("Ada Lovelace".into()),
+                title: Some("Head of \"Engines\", R&D".into()),
+                company_id: Some(acme.id),
+                lifecycle_stage: contacts::LifecycleStage::Customer,
+                owner: Some("me".into()),
+                source: Some("Referral".into()),
+                notes: Some("Two lines,\nwith a comma; and a semicolon".into()),
+                emails: vec![
+                    EmailEntry {
+                        kind: "work".into(),
+                        address: "ada@acme.example".into(),
+                    },
+                    EmailEntry {
+                        kind: "home".into(),
+                        address: "ada@home.example".into(),
+                    },
+                ],
+                phones: vec![
+                    PhoneEntry {
+                        kind: "mobile".into(),
+                        number: "+44 20 7946 0958".into(),
+                    },
+                    PhoneEntry {
+                        kind: "work".into(),
+                        number: "+1 650 253 0000".into(),
+                    },
+                ],
+                tags: vec!["VIP".into(), "Board member".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        custom_fields::set_values(
+            &from,
+            FieldEntity::Contact,
+            ada.id,
+            &[
+                ("budget".into(), "-1234.5678".into()),
+                ("renewal".into(), "2027-02-28".into()),
+                ("newsletter".into(), "yes".into()),
+                ("interests".into(), "tea,rockets".into()),
+                ("region".into(), "south".into()),
+            ],
+        )
+        .await
+        .unwrap();
+        crate::contact_details::set(
+            &from,
+            ada.id,
+            &crate::contact_details::ContactDetails {
+                birthday: Some("1815-12-10".into()),
+                website: Some("https://ada.example/engines".into()),
+                photo: None,
+                addresses: vec![crate::contact_details::AddressEntry {
+                    kind: "home".into(),
+                    street: Some("12 St James's Square, Flat 3".into()),
+                    city: Some("London".into()),
+                    region: None,
+                    postal_code: Some("SW1Y 4JH".into()),
+                    country: Some("GB".into()),
+                }],
+            },
+        )
+        .await
+        .unwrap();
+        contacts::create(
+            &from,
+            ContactInput {
+                display_name: Some("Zoë Ångström-Ølsen".into()),
+                first_name: Some("Zoë".into()),
+                last_name: Some("Ångström-Ølsen".into()),
+                emails: vec![EmailEntry {
+                    kind: "other".into(),
+                    address: "zoe@example.se".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        contacts::create(
+            &from,
+            ContactInput {
+                display_name: Some("Bob Phone-Only".into()),
+                phones: vec![PhoneEntry {
+                    kind: "home".into(),
+                    number: "+33 6 12 34 56 78".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+        let (mut before, after) = round_trip(&from, &into, ListEntity::Contacts, dir.path()).await;
+        assert_eq!(before.len(), 3);
+        // The one value the import adds: a new contact without a source
+        // is marked as imported.
+        for row in &mut before {
+            if row["source"].is_empty() {
+                row.insert("source".into(), "import".into());
+            }
+        }
+        assert_eq!(before, after);
+        assert_eq!(after[0]["custom:interests"], "Rockets,Tea");
+        assert_eq!(after[0]["birthday"], "1815-12-10");
+        assert_eq!(
+            after[0]["address:home.street"],
+            "12 St James's Square, Flat 3"
+        );
+        assert_eq!(after[0]["address:home.postal_code"], "SW1Y 4JH");
+        assert_eq!(after[0]["company"], "Acme, \"Rockets\" Inc.");
+
+        // Importing the same file again changes nothing; reverting the
+        // first import leaves the data as it was before (the full JSON
+        // export, less the import's own history, is the same bytes).
+        let path = dir.path().join("contacts.csv");
+        let report = crate::import::csv::import_file(
+            &into,
+            &path,
+            &[],
+            false,
+            |_| {},
+            &crate::import::CancelToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((report.created, report.updated), (0, 0), "{report:?}");
+        let history = crate::export::JsonOptions {
+            exclude: vec!["import".into(), "import_batch".into()],
+        };
+        let snapshot = |store: &Store| {
+            let store = store.clone();
+            let history = history.clone();
+            async move {
+                let mut buf = Vec::new();
+                crate::export::json_with(&store, &history, &mut buf)
+                    .await
+                    .unwrap();
+                buf
+            }
+        };
+        let fresh = Store::open_in_memory().await.unwrap();
+        for (entity, label, t, options) in [
+            (FieldEntity::Contact, "Budget", FieldType::Number, &[][..]),
+            (FieldEntity::Contact, "Renewal", FieldType::Date, &[]),
+            (FieldEntity::Contact, "Newsletter", FieldType::Checkbox, &[]),
+            (
+                FieldEntity::Contact,
+                "Interests",
+                FieldType::MultiSelect,
+                &["Rockets", "Anvils", "Tea"],
+            ),
+            (
+                FieldEntity::Contact,
+                "Region",
+                FieldType::Select,
+                &["North", "South"],
+            ),
+        ] {
+            define(&fresh, entity, label, t, options).await;
+        }
+        let before_import = snapshot(&fresh).await;
+        let report = crate::import::csv::import_file(
+            &fresh,
+            &path,
+            &[],
+            false,
+            |_| {},
+            &crate::import::CancelToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.created, 3);
+        assert_ne!(snapshot(&fresh).await, before_import);
+        crate::import::revert(&fresh, report.import_id.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(snapshot(&fresh).await).unwrap(),
+            String::from_utf8(before_import).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_companies_csv_and_a_deals_csv_import_back_with_the_same_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Store::open_in_memory().await.unwrap();
+        let into = Store::open_in_memory().await.unwrap();
+        for store in [&from, &into] {
+            define(
+                store,
+                FieldEntity::Company,
+                "Employees",
+                FieldType::Number,
+                &[],
+            )
+            .await;
+            define(store, FieldEntity::Deal, "Source", FieldType::Text, &[]).await;
+        }
+        let acme = companies::create(
+            &from,
+            CompanyInput {
+                name: "Acme".into(),
+                domain: Some("acme.example".into()),
+                industry: Some("Rockets".into()),
+                city: Some("Zürich".into()),
+                country: Some("CH".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        custom_fields::set_values(
+            &from,
+            FieldEntity::Company,
+            acme.id,
+            &[("employees".into(), "250".into())],
+        )
+        .await
+        .unwrap();
+        let (before, after) = round_trip(&from, &into, ListEntity::Companies, dir.path()).await;
+        assert_eq!(before.len(), 1);
+        // Company tags are not an import field: compare everything else.
+        assert_eq!(before, after);
+
+        let ada = contacts::create(
+            &from,
+            ContactInput {
+                display_name: Some("Ada".into()),
+                company_id: Some(acme.id),
+                emails: vec![EmailEntry {
+                    kind: "work".into(),
+                    address: "ada@acme.example".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let deal = crate::deals::create(
+            &from,
+            crate::deals::DealInput {
+                title: "Rocket fuel, 12 barrels".into(),
+                contact_id: Some(ada.id),
+                amount: Some("12500.50".into()),
+                currency: Some("EUR".into()),
+                expected_close: Some("2027-03-31".into()),
+                notes: Some("Call before \"Q1\"".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        custom_fields::set_values(
+            &from,
+            FieldEntity::Deal,
+            deal.summary.id,
+            &[("source".into(), "Trade fair".into())],
+        )
+        .await
+        .unwrap();
+        let (before, after) = round_trip(&from, &into, ListEntity::Deals, dir.path()).await;
+        assert_eq!(before.len(), 1);
+        assert_eq!(before, after);
+        assert_eq!(after[0]["deal.amount"], "12500.50");
+        assert_eq!(after[0]["email"], "ada@acme.example");
+    }
 }
