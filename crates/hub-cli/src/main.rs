@@ -9,6 +9,7 @@ mod deal;
 mod duplicates;
 mod export;
 mod field;
+mod import;
 mod log;
 mod output;
 mod pipeline;
@@ -111,6 +112,9 @@ enum Command {
     /// Merges of duplicates: list them, undo one
     #[command(subcommand)]
     Merge(duplicates::MergeCommand),
+    /// Import CSV (HubSpot, Pipedrive, Salesforce, Zoho, Google, Outlook, any sheet) or vCard files; list and revert imports
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// The workspace's devices on the sync server
     #[command(subcommand)]
     Devices(sync::DevicesCommand),
@@ -183,6 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(cmd) => export::run(&store, cmd).await,
         Command::Duplicates(args) => duplicates::run_duplicates(&store, args).await,
         Command::Merge(cmd) => duplicates::run(&store, cmd).await,
+        Command::Import(cmd) => import::run(&store, cmd).await,
         Command::Devices(cmd) => sync::devices(&store, cmd).await,
     };
     store.close().await;

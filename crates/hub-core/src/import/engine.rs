@@ -416,10 +416,15 @@ impl Run {
                     }
                     notes.push_str(value.trim_end());
                 }
+                // Outlook writes "0/0/00" for no birthday.
+                Target::Contact("birthday") if v.trim_matches(['0', '/', '.', '-']).is_empty() => {}
                 Target::Contact(field @ ("birthday" | "website" | "photo")) => {
                     let checked = match field {
-                        "birthday" => contact_details::normalize_birthday(v)
-                            .map_err(|e| format!("birthday: {e}")),
+                        // US (Outlook) and European dates too.
+                        "birthday" => contact_details::normalize_birthday(
+                            &parse_date(v).map_or_else(|| v.to_owned(), |d| d.to_string()),
+                        )
+                        .map_err(|e| format!("birthday: {e}")),
                         "website" => contact_details::normalize_website(v),
                         _ => contact_details::check_photo(v),
                     };
@@ -928,6 +933,13 @@ impl Run {
                     .stages
                     .iter()
                     .find(|s| key_of(&s.name) == k)
+                    // Pipedrive's "Proposal Made", "Negotiations Started".
+                    .or_else(|| {
+                        pipeline.stages.iter().find(|s| {
+                            let name = key_of(&s.name);
+                            name.len() >= 4 && k.starts_with(&name)
+                        })
+                    })
                     .or_else(|| {
                         by_kind.and_then(|kind| pipeline.stages.iter().find(|s| s.kind == kind))
                     }) {
