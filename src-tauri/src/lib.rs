@@ -124,6 +124,11 @@ pub fn run() {
             commands::conflicts::restore_conflict,
             commands::trash::list_trash,
             commands::trash::restore_from_trash,
+            commands::export::export_csv,
+            commands::export::export_vcard,
+            commands::export::export_ics,
+            commands::export::export_json,
+            commands::export::default_export_path,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Customer Hub");

@@ -4,13 +4,13 @@
 //! written next to it first and renamed into place when complete, so a
 //! failed export never leaves half a file (nor replaces a good one).
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Subcommand;
-use hub_core::export::{self, CsvOptions, CsvSummary, JsonOptions, JsonSummary, ListEntity};
+use hub_core::export::{
+    self, CsvOptions, CsvSummary, ExportFile, JsonOptions, JsonSummary, ListEntity,
+};
 use hub_core::filters::{self, Filter, Sort};
 use hub_core::ical::{self, IcsOptions, IcsSummary};
 use hub_core::reminders;
@@ -229,36 +229,8 @@ pub async fn run(store: &Store, cmd: ExportCommand) -> anyhow::Result<()> {
 /// Write the export to a new file beside `path` and rename it into place
 /// once complete; on any error the partial file is removed.
 async fn write_file(store: &Store, job: &Job, path: &Path) -> anyhow::Result<Summary> {
-    let partial = partial_path(path);
-    let file =
-        File::create(&partial).with_context(|| format!("cannot write {}", partial.display()))?;
-    let mut w = BufWriter::new(file);
-    let result = async {
-        let summary = job.write(store, &mut w).await?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        Ok::<_, anyhow::Error>(summary)
-    }
-    .await;
-    drop(w);
-    match result {
-        Ok(summary) => {
-            std::fs::rename(&partial, path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(summary)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
-    }
-}
-
-/// `dir/.name.partial`: in the same directory, so the rename is atomic.
-fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into());
-    path.with_file_name(format!(".{name}.partial"))
+    let mut file = ExportFile::create(path)?;
+    let summary = job.write(store, &mut file).await?;
+    file.commit()?;
+    Ok(summary)
 }

@@ -7,6 +7,7 @@ pub mod conflicts;
 pub mod contacts;
 pub mod deals;
 pub mod demo;
+pub mod export;
 pub mod fields;
 pub mod reminders;
 pub mod store;
