@@ -26,6 +26,8 @@ pub fn run() {
             // for the UI to show, not fatal.
             let _ = tauri::async_runtime::block_on(state.store());
             app.manage(state);
+            // Cancel tokens of running imports (the import wizard's cancel button).
+            app.manage(commands::import::ImportRuns::default());
             // Reminder notifications: runs with the window hidden, and offline.
             notifier::spawn(app.handle().clone());
             // Closing the window hides it to the tray, so reminders keep ringing.
@@ -124,11 +126,24 @@ pub fn run() {
             commands::conflicts::restore_conflict,
             commands::trash::list_trash,
             commands::trash::restore_from_trash,
+            commands::import::preview_import,
+            commands::import::run_import,
+            commands::import::cancel_import,
+            commands::import::list_imports,
+            commands::import::revert_import,
+            commands::import::list_import_mappings,
+            commands::import::save_import_mapping,
             commands::export::export_csv,
             commands::export::export_vcard,
             commands::export::export_ics,
             commands::export::export_json,
             commands::export::default_export_path,
+            commands::duplicates::find_duplicates,
+            commands::duplicates::find_contact_duplicates,
+            commands::duplicates::preview_merge,
+            commands::duplicates::merge_records,
+            commands::duplicates::list_merges,
+            commands::duplicates::undo_merge,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Customer Hub");

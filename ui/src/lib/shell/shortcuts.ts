@@ -11,6 +11,7 @@ export const GO_TO: { key: string; label: string; route: Route }[] = [
   { key: "i", label: "Tickets", route: { name: "tickets" } },
   { key: "f", label: "Conflicts", route: { name: "conflicts" } },
   { key: "x", label: "Trash", route: { name: "trash" } },
+  { key: "u", label: "Duplicates", route: { name: "duplicates" } },
   { key: "s", label: "Settings", route: { name: "settings" } },
 ];
 
