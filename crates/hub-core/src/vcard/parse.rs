@@ -454,10 +454,92 @@ fn is_qp(bytes: &[u8]) -> bool {
     head.contains("QUOTED-PRINTABLE")
 }
 
-/// Reads physical lines of at most [`MAX_LINE`] bytes.
+/// Whether a content line is an inline base64 value (2.1 `BASE64`).
+fn is_base64(bytes: &[u8]) -> bool {
+    let head_end = bytes.iter().position(|b| *b == b':').unwrap_or(bytes.len());
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_uppercase();
+    head.contains("BASE64")
+}
+
+/// A line of nothing but base64 (no `:`, so never a property).
+fn is_base64_data(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+/// Reads physical lines of at most [`MAX_LINE`] bytes. A byte order mark
+/// is dropped; a UTF-16 file (Windows tools write them) is decoded to UTF-8
+/// as it streams.
 struct Lines<R> {
     reader: R,
     number: usize,
+    started: bool,
+    utf16: Option<encoding_rs::Decoder>,
+    /// UTF-16 decoded, not yet consumed.
+    decoded: Vec<u8>,
+    at: usize,
+    /// The UTF-16 input has ended (the decoder is finished).
+    ended: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(reader: R) -> Lines<R> {
+        Lines {
+            reader,
+            number: 0,
+            started: false,
+            utf16: None,
+            decoded: Vec::new(),
+            at: 0,
+            ended: false,
+        }
+    }
+
+    fn fill(&mut self) -> std::io::Result<&[u8]> {
+        if !self.started {
+            self.started = true;
+            let head = self.reader.fill_buf()?;
+            if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                self.reader.consume(3);
+            } else if head.starts_with(&[0xFF, 0xFE]) {
+                self.utf16 = Some(encoding_rs::UTF_16LE.new_decoder_without_bom_handling());
+                self.reader.consume(2);
+            } else if head.starts_with(&[0xFE, 0xFF]) {
+                self.utf16 = Some(encoding_rs::UTF_16BE.new_decoder_without_bom_handling());
+                self.reader.consume(2);
+            }
+        }
+        let Some(decoder) = self.utf16.as_mut() else {
+            return self.reader.fill_buf();
+        };
+        if self.at == self.decoded.len() && !self.ended {
+            self.decoded.clear();
+            self.at = 0;
+            let src = self.reader.fill_buf()?;
+            let last = src.is_empty();
+            self.ended = last;
+            let mut out = vec![0u8; src.len() * 3 / 2 + 16];
+            let (_, read, written, _) = decoder.decode_to_utf8(src, &mut out, last);
+            out.truncate(written);
+            self.reader.consume(read);
+            self.decoded = out;
+            if self.decoded.is_empty() && !last {
+                // An odd byte waits for its pair: read on.
+                return self.fill();
+            }
+        }
+        Ok(&self.decoded[self.at..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.utf16.is_some() {
+            self.at += n;
+        } else {
+            self.reader.consume(n);
+        }
+    }
 }
 
 enum Physical {
@@ -472,7 +554,7 @@ impl<R: BufRead> Lines<R> {
         let mut too_long = false;
         let mut any = false;
         loop {
-            let buf = self.reader.fill_buf()?;
+            let buf = self.fill()?;
             if buf.is_empty() {
                 break;
             }
@@ -490,7 +572,7 @@ impl<R: BufRead> Lines<R> {
                 }
             }
             let used = done.unwrap_or(buf.len());
-            self.reader.consume(used);
+            self.consume(used);
             if done.is_some() {
                 break;
             }
@@ -521,7 +603,7 @@ pub struct Cards<R> {
 /// Read the cards of `reader` (a file, a byte slice, ...).
 pub fn cards<R: BufRead>(reader: R) -> Cards<R> {
     Cards {
-        lines: Lines { reader, number: 0 },
+        lines: Lines::new(reader),
         peeked: None,
         done: false,
     }
@@ -556,6 +638,7 @@ impl<R: BufRead> Cards<R> {
             Physical::Line(l) => l,
         };
         let qp = is_qp(&line);
+        let base64 = is_base64(&line);
         loop {
             let soft_break = qp && line.last() == Some(&b'=');
             match self.physical()? {
@@ -565,6 +648,10 @@ impl<R: BufRead> Cards<R> {
                         line.extend_from_slice(&next);
                     } else if matches!(next.first(), Some(b' ' | b'\t')) {
                         line.extend_from_slice(&next[1..]);
+                    } else if base64 && is_base64_data(&next) {
+                        // vCard 2.1 lets base64 data run on unindented lines
+                        // up to a blank line.
+                        line.extend_from_slice(&next);
                     } else {
                         self.peeked = Some((n, Physical::Line(next)));
                         break;
@@ -1282,6 +1369,85 @@ mod tests {
         assert_eq!(
             all[1].as_ref().unwrap().formatted_name.as_deref(),
             Some("Y")
+        );
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn byte_order_marks_and_utf16_files() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Zoë Ångström\r\nEND:VCARD\r\n";
+        let mut utf8 = vec![0xEF, 0xBB, 0xBF];
+        utf8.extend_from_slice(text.as_bytes());
+        let mut le = vec![0xFF, 0xFE];
+        let mut be = vec![0xFE, 0xFF];
+        for unit in text.encode_utf16() {
+            le.extend_from_slice(&unit.to_le_bytes());
+            be.extend_from_slice(&unit.to_be_bytes());
+        }
+        for bytes in [utf8, le, be] {
+            // A tiny buffer: decoding must carry on across reads.
+            let reader = std::io::BufReader::with_capacity(3, &bytes[..]);
+            let all: Vec<_> = cards(reader).collect();
+            assert_eq!(all.len(), 1);
+            assert_eq!(
+                all[0].as_ref().unwrap().formatted_name.as_deref(),
+                Some("Zoë Ångström")
+            );
+        }
+    }
+
+    #[test]
+    fn unindented_base64_of_a_21_photo_runs_to_the_blank_line() {
+        let text = "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Old Phone\r\nPHOTO;ENCODING=BASE64;TYPE=GIF:R0lGODlh\r\nAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==\r\n\r\nTEL;CELL:+1 650 253 0000\r\nEND:VCARD\r\n";
+        let card = parse_str(text).remove(0).unwrap();
+        assert!(matches!(
+            &card.photo,
+            Some(Photo::Data { media_type, base64 }) if media_type == "image/gif" && base64.starts_with("R0lGODlhAQAB")
+        ));
+        assert_eq!(card.phones[0].value, "+1 650 253 0000");
+    }
+
+    /// A reader of `n` bytes of one value, produced as asked (never held).
+    struct Endless {
+        left: u64,
+        byte: u8,
+    }
+
+    impl std::io::Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = (buf.len() as u64).min(self.left) as usize;
+            buf[..n].fill(self.byte);
+            self.left -= n as u64;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_huge_file_streams_in_bounded_memory() {
+        // 64 MB with no line break inside a card, then a good card: one
+        // error, the good card read, and no 64 MB buffer (MAX_LINE caps it).
+        let head: &[u8] = b"BEGIN:VCARD\nVERSION:3.0\nNOTE:";
+        let tail: &[u8] = b"\nEND:VCARD\nBEGIN:VCARD\nVERSION:3.0\nFN:After\nEND:VCARD\n";
+        let reader = std::io::BufReader::new(std::io::Read::chain(
+            std::io::Read::chain(
+                head,
+                Endless {
+                    left: 64 << 20,
+                    byte: b'x',
+                },
+            ),
+            tail,
+        ));
+        let all: Vec<_> = cards(reader).collect();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].as_ref().unwrap_err().message.contains("longer than"));
+        assert_eq!(
+            all[1].as_ref().unwrap().formatted_name.as_deref(),
+            Some("After")
         );
     }
 }
