@@ -183,3 +183,139 @@ fn revert_removes_what_a_vcard_import_created() {
     // Importing again after a revert creates them again.
     assert_eq!(import(&hub, &fixture("apple-3.0.vcf"))["created"], 2);
 }
+
+/// A Python with the `icalendar` package (`make test` installs Debian's
+/// python3-icalendar): `$HUB_PYTHON`, `python3`, `/usr/bin/python3`.
+/// Missing is a failure, not a skip.
+fn python_with_icalendar() -> String {
+    let candidates: Vec<String> = std::env::var("HUB_PYTHON")
+        .ok()
+        .into_iter()
+        .chain(["python3".to_owned(), "/usr/bin/python3".to_owned()])
+        .collect();
+    candidates
+        .iter()
+        .find(|python| {
+            std::process::Command::new(python)
+                .args(["-c", "import icalendar"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "no Python with the icalendar package among {candidates:?}: install \
+                 python3-icalendar (scripts/setup.sh does) or set HUB_PYTHON"
+            )
+        })
+}
+
+#[test]
+fn ics_export_reads_back_in_python_icalendar_with_zones_and_rules() {
+    let hub = Hub::new().env("TZ", "Europe/Berlin");
+    let ada = hub
+        .ok(&["contact", "add", "--name", "Ada Lovelace"])
+        .trim()
+        .to_owned();
+    for (title, due, tz, repeat) in [
+        (
+            "Weekly review",
+            "2030-03-25T09:00",
+            "Europe/Berlin",
+            Some("FREQ=WEEKLY;BYDAY=MO;COUNT=4"),
+        ),
+        ("Call Ada", "2030-11-04T16:30", "America/Los_Angeles", None),
+    ] {
+        let mut args = vec![
+            "reminder",
+            "add",
+            "--title",
+            title,
+            "--due",
+            due,
+            "--tz",
+            tz,
+            "--contact",
+            &ada,
+        ];
+        if let Some(r) = repeat {
+            args.extend(["--repeat", r]);
+        }
+        hub.ok(&args);
+    }
+    hub.ok(&["stay-in-touch", "set", &ada, "--every", "14"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.ics");
+    let summary = hub.json(&[
+        "export",
+        "ics",
+        "--tz",
+        "Asia/Tokyo",
+        "--out",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(summary.to_string().contains("Asia/Tokyo"), "{summary}");
+
+    let script = r#"
+import sys, json, datetime, itertools
+from icalendar import Calendar
+from dateutil.rrule import rrulestr
+cal = Calendar.from_ical(open(sys.argv[1], 'rb').read())
+own = {str(z['TZID']): z.to_tz() for z in cal.walk('VTIMEZONE')}
+utc = datetime.timezone.utc
+out = {}
+for ev in cal.walk('VEVENT'):
+    start = ev['DTSTART']
+    tzid = start.params.get('TZID')
+    naive = start.dt.replace(tzinfo=None)
+    occ = []
+    if 'RRULE' in ev:
+        for t in itertools.islice(rrulestr(ev['RRULE'].to_ical().decode(), dtstart=naive), 10):
+            occ.append(own[tzid].localize(t).astimezone(utc).isoformat())
+    out[str(ev['SUMMARY'])] = {
+        'tzid': tzid,
+        'utc': start.dt.astimezone(utc).isoformat(),
+        'own': own[tzid].localize(naive).astimezone(utc).isoformat(),
+        'occurrences': occ,
+        'uid': str(ev['UID']),
+    }
+print(json.dumps(out))
+"#;
+    let out = std::process::Command::new(python_with_icalendar())
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "icalendar: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let weekly = &events["Weekly review"];
+    assert_eq!(weekly["tzid"], "Europe/Berlin");
+    // 09:00 Berlin: CET on 25 March, CEST from 31 March (summer time).
+    assert_eq!(weekly["utc"], "2030-03-25T08:00:00+00:00");
+    assert_eq!(weekly["own"], "2030-03-25T08:00:00+00:00");
+    assert_eq!(
+        weekly["occurrences"],
+        serde_json::json!([
+            "2030-03-25T08:00:00+00:00",
+            "2030-04-01T07:00:00+00:00",
+            "2030-04-08T07:00:00+00:00",
+            "2030-04-15T07:00:00+00:00"
+        ])
+    );
+    let call = &events["Call Ada"];
+    assert_eq!(call["tzid"], "America/Los_Angeles");
+    // PST from 3 November 2030.
+    assert_eq!(call["utc"], "2030-11-05T00:30:00+00:00");
+    assert_eq!(call["own"], call["utc"]);
+    let follow = &events["Get in touch with Ada Lovelace"];
+    assert_eq!(follow["tzid"], "Asia/Tokyo");
+    assert_eq!(follow["own"], follow["utc"]);
+    assert!(follow["uid"]
+        .as_str()
+        .unwrap()
+        .starts_with("stay-in-touch-"));
+}
