@@ -1380,6 +1380,37 @@ pub async fn stage_deals(
     parse_summaries(&json, now, PageOrder::Board)
 }
 
+/// A Kanban column's reads: its rotting count (open deals in the stage
+/// longer than its limit, a range of the rotting index) and first page.
+async fn column_reads(
+    store: &Store,
+    stage: &Stage,
+    now: DateTime<Utc>,
+    per_stage: u32,
+) -> Result<(u32, Vec<DealSummary>)> {
+    let mut rotting = 0;
+    if let (Some(days), StageKind::Open) = (stage.rot_days, stage.kind) {
+        let cutoff = (now - chrono::Duration::days(i64::from(days)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM deals INDEXED BY deals_rotting
+              WHERE stage_id = ? AND stage_entered_at < ?
+                AND deleted_at IS NULL AND status = 'open'",
+        )
+        .bind(stage.id.to_string())
+        .bind(cutoff)
+        .fetch_one(store.pool())
+        .await?;
+        rotting = n as u32;
+    }
+    let deals = if per_stage == 0 {
+        Vec::new()
+    } else {
+        stage_deals(store, stage.id, 0, per_stage).await?
+    };
+    Ok((rotting, deals))
+}
+
 /// The Kanban board of a pipeline (the first one when None): per stage the
 /// first `per_stage` deals, the count, rotting count, and exact totals and
 /// weighted totals per currency, converted into the base currency when
@@ -1413,11 +1444,28 @@ pub async fn board(store: &Store, pipeline: Option<Uuid>, per_stage: u32) -> Res
     .fetch_all(store.pool())
     .await?;
 
+    // Each column's rotting count and first page are independent reads: on
+    // a file store they run side by side on the pool's connections.
+    let mut reads = tokio::task::JoinSet::new();
+    for (i, stage) in pipeline.stages.iter().enumerate() {
+        let (store, stage) = (store.clone(), stage.clone());
+        reads.spawn(async move {
+            let read = column_reads(&store, &stage, now, per_stage).await;
+            (i, read)
+        });
+    }
+    let mut column_reads: Vec<Option<(u32, Vec<DealSummary>)>> = vec![None; pipeline.stages.len()];
+    while let Some(done) = reads.join_next().await {
+        // A read that panicked panics here, as it would have inline.
+        let (i, read) = done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        column_reads[i] = Some(read?);
+    }
+
     let mut columns = Vec::with_capacity(pipeline.stages.len());
-    for stage in &pipeline.stages {
+    for (stage, read) in pipeline.stages.iter().zip(column_reads) {
+        let (rotting, deals) = read.unwrap_or_default();
         let sid = stage.id.to_string();
         let mut count = 0u32;
-        let mut rotting = 0u32;
         let mut totals = Vec::new();
         let mut weighted = Vec::new();
         for (g_stage, currency, n, with_amount, units, micro) in &groups {
@@ -1438,22 +1486,6 @@ pub async fn board(store: &Store, pipeline: Option<Uuid>, per_stage: u32) -> Res
                 currency: currency.clone(),
             });
         }
-        // Open deals in the stage longer than its rotting limit: a range of
-        // the rotting index (only the rotting deals are read).
-        if let (Some(days), StageKind::Open) = (stage.rot_days, stage.kind) {
-            let cutoff = (now - chrono::Duration::days(i64::from(days)))
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM deals INDEXED BY deals_rotting
-                  WHERE stage_id = ? AND stage_entered_at < ?
-                    AND deleted_at IS NULL AND status = 'open'",
-            )
-            .bind(&sid)
-            .bind(cutoff)
-            .fetch_one(store.pool())
-            .await?;
-            rotting = n as u32;
-        }
         let (converted, missing_rates) = convert(base.as_deref(), &rates, &totals, &weighted)?;
         columns.push(BoardColumn {
             stage: stage.clone(),
@@ -1463,11 +1495,7 @@ pub async fn board(store: &Store, pipeline: Option<Uuid>, per_stage: u32) -> Res
             weighted,
             converted,
             missing_rates,
-            deals: if per_stage == 0 {
-                Vec::new()
-            } else {
-                stage_deals(store, stage.id, 0, per_stage).await?
-            },
+            deals,
         });
     }
     Ok(Board {

@@ -599,12 +599,16 @@ pub async fn list_at(store: &Store, query: &TicketQuery, now: DateTime<Utc>) -> 
         count = count.bind(p);
     }
     let total = count.fetch_one(&mut *conn).await?;
+    // The page is chosen first and only its rows get their names and
+    // comment counts: computed for every match, they cost ~10 ms on a list
+    // of a few thousand tickets (the Today view's "my tickets").
+    let order = "CASE WHEN t.status IN ('open', 'pending') THEN 0 ELSE 1 END,
+                 CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
+                 coalesce(t.due_at, '9999'), t.created_at DESC, t.id";
     let sql = format!(
-        "{SELECT} WHERE {filter}
-          ORDER BY CASE WHEN t.status IN ('open', 'pending') THEN 0 ELSE 1 END,
-                   CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END,
-                   coalesce(t.due_at, '9999'), t.created_at DESC, t.id
-          LIMIT {} OFFSET {}",
+        "{SELECT} WHERE t.rk IN (SELECT t.rk FROM tickets t WHERE {filter}
+                                  ORDER BY {order} LIMIT {} OFFSET {})
+          ORDER BY {order}",
         query.limit.min(1000),
         query.offset
     );

@@ -222,8 +222,8 @@ async fn stale_deals(
     }
     // Stale = rotting, or no open reminder (`open_reminders`, kept by the
     // triggers of 0011). The count: my idle deals, plus per rotting stage its
-    // rotting deals minus those already counted as idle; each term is a
-    // range of an index.
+    // rotting deals that have a reminder (so not counted as idle); each term
+    // is a range of an index (0011, 0017).
     const MINE: &str = "owner = ?1 AND deleted_at IS NULL AND status = 'open'";
     let mut count_sql = format!(
         "SELECT (SELECT count(*) FROM deals INDEXED BY deals_owner_idle
@@ -232,10 +232,8 @@ async fn stale_deals(
     for i in 0..cutoffs.len() {
         let (stage, cutoff) = (3 + 2 * i, 4 + 2 * i);
         count_sql.push_str(&format!(
-            " + (SELECT count(*) FROM deals INDEXED BY deals_owner_stage
-                  WHERE {MINE} AND stage_id = ?{stage} AND stage_entered_at < ?{cutoff})
-              - (SELECT count(*) FROM deals INDEXED BY deals_owner_idle
-                  WHERE {MINE} AND open_reminders = 0
+            " + (SELECT count(*) FROM deals INDEXED BY deals_owner_busy
+                  WHERE {MINE} AND open_reminders > 0
                     AND stage_id = ?{stage} AND stage_entered_at < ?{cutoff})"
         ));
     }
@@ -850,10 +848,10 @@ mod tests {
                 "COVERING INDEX deals_owner_open",
             ),
             (
-                "EXPLAIN QUERY PLAN SELECT count(*) FROM deals INDEXED BY deals_owner_stage
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM deals INDEXED BY deals_owner_busy
                   WHERE owner = 'me' AND deleted_at IS NULL AND status = 'open'
-                    AND stage_id = 'a' AND stage_entered_at < 'b'",
-                "COVERING INDEX deals_owner_stage (owner=? AND stage_id=? AND stage_entered_at<?)",
+                    AND open_reminders > 0 AND stage_id = 'a' AND stage_entered_at < 'b'",
+                "COVERING INDEX deals_owner_busy (owner=? AND stage_id=? AND stage_entered_at<?)",
             ),
             (
                 "EXPLAIN QUERY PLAN SELECT count(*) FROM deals INDEXED BY deals_owner_idle
@@ -865,7 +863,7 @@ mod tests {
                 "EXPLAIN QUERY PLAN SELECT count(*) FROM tickets t
                   WHERE t.deleted_at IS NULL AND t.status IN ('open', 'pending')
                     AND t.assignee = 'me' COLLATE NOCASE",
-                "tickets_assignee_nocase",
+                "COVERING INDEX tickets_queue",
             ),
         ] {
             let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql)
