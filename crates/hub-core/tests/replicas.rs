@@ -197,14 +197,7 @@ async fn a_snapshot_gives_the_same_rows_and_clocks_as_the_changes() {
 
     let by_changes = Store::open_in_memory().await.unwrap();
     deliver(&a, &by_changes).await;
-    let by_snapshot = Store::open_in_memory().await.unwrap();
-    let mut tx = by_snapshot.write().await.unwrap();
-    tx.defer_search();
-    tx.apply_snapshot_rows(&snapshot_of(&a).await)
-        .await
-        .unwrap();
-    tx.rebuild_search().await.unwrap();
-    tx.commit().await.unwrap();
+    let by_snapshot = store_from_snapshot(&snapshot_of(&a).await).await;
 
     assert_eq!(state(&by_snapshot).await, state(&by_changes).await);
     assert_eq!(
@@ -236,18 +229,23 @@ async fn a_snapshot_page_longer_than_one_statement_inserts_every_row() {
 
     let by_changes = Store::open_in_memory().await.unwrap();
     deliver(&a, &by_changes).await;
-    let by_snapshot = Store::open_in_memory().await.unwrap();
-    let mut tx = by_snapshot.write().await.unwrap();
-    tx.defer_search();
-    tx.apply_snapshot_rows(&snapshot_of(&a).await)
-        .await
-        .unwrap();
-    tx.rebuild_search().await.unwrap();
-    tx.commit().await.unwrap();
+    let by_snapshot = store_from_snapshot(&snapshot_of(&a).await).await;
 
     assert_eq!(state(&by_snapshot).await, state(&by_changes).await);
     assert_eq!(contacts::count(&by_snapshot).await.unwrap(), 2_345);
     assert_eq!(search_total(&by_snapshot, "person2344").await, 1);
+}
+
+/// A new store holding `rows`, applied as a first sync applies a snapshot
+/// (search index rebuilt from the tables at the end).
+async fn store_from_snapshot(rows: &[SnapshotRow]) -> Store {
+    let store = Store::open_in_memory().await.unwrap();
+    let mut tx = store.write().await.unwrap();
+    tx.defer_search();
+    tx.apply_snapshot_rows(rows).await.unwrap();
+    tx.rebuild_search().await.unwrap();
+    tx.commit().await.unwrap();
+    store
 }
 
 /// Every (term, contact) pair the search index holds.
@@ -307,12 +305,7 @@ async fn a_first_sync_indexes_from_the_snapshot_what_a_rebuild_indexes_from_the_
     docs.write(tx.conn()).await.unwrap();
     tx.commit().await.unwrap();
 
-    let rebuilt = Store::open_in_memory().await.unwrap();
-    let mut tx = rebuilt.write().await.unwrap();
-    tx.defer_search();
-    tx.apply_snapshot_rows(&snapshot).await.unwrap();
-    tx.rebuild_search().await.unwrap();
-    tx.commit().await.unwrap();
+    let rebuilt = store_from_snapshot(&snapshot).await;
 
     let terms = indexed_terms(&from_docs).await;
     assert!(terms.len() > 2_000, "{} terms", terms.len());
