@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     CancelToken, ImportOptions, ImportProgress, ImportReport, Record, RecordSource, RowError,
-    Target,
+    Target, COMPANY_FIELDS,
 };
 use crate::changes::{now_rfc3339, Fields, WriteTx};
 use crate::companies::{normalise_domain, SIZES};
@@ -96,6 +96,7 @@ where
         phones: HashMap::new(),
         domains: HashMap::new(),
         company_names: HashMap::new(),
+        company_state: HashMap::new(),
         tags: HashMap::new(),
         pending: Pending::default(),
         journal: Journal::default(),
@@ -203,6 +204,9 @@ struct Run {
     domains: HashMap<String, Uuid>,
     /// Lower-cased name → company.
     company_names: HashMap<String, Uuid>,
+    /// Known values of companies' fields (loaded once, kept current), so a
+    /// row naming a known company costs no query.
+    company_state: HashMap<Uuid, HashMap<&'static str, String>>,
     /// Lower-cased name → live tag.
     tags: HashMap<String, Uuid>,
     pending: Pending,
@@ -356,15 +360,34 @@ impl Run {
                 self.phones.entry(n).or_insert(c);
             }
         }
-        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT id, name, domain FROM companies WHERE deleted_at IS NULL ORDER BY rk",
-        )
+        let pairs: Vec<String> = COMPANY_FIELDS
+            .iter()
+            .map(|f| format!("'{f}', {f}"))
+            .collect();
+        let rows: Vec<(String, Option<String>, Option<String>, String)> = sqlx::query_as(&format!(
+            "SELECT id, name, domain, json_object({}) FROM companies
+              WHERE deleted_at IS NULL ORDER BY rk",
+            pairs.join(", ")
+        ))
         .fetch_all(self.tx.conn())
         .await?;
-        for (id, name, domain) in rows {
+        for (id, name, domain, values) in rows {
             let Ok(id) = Uuid::parse_str(&id) else {
                 continue;
             };
+            let values: Map<String, Value> = serde_json::from_str(&values).unwrap_or_default();
+            self.company_state.insert(
+                id,
+                COMPANY_FIELDS
+                    .iter()
+                    .filter_map(|f| {
+                        values
+                            .get(*f)
+                            .and_then(Value::as_str)
+                            .map(|v| (*f, v.to_owned()))
+                    })
+                    .collect(),
+            );
             if let Some(d) = domain {
                 self.domains.entry(d.to_lowercase()).or_insert(id);
             }
@@ -628,20 +651,40 @@ impl Run {
             .collect::<Vec<_>>();
         match found {
             Some(id) => {
-                // The company's own name is kept when it was found by domain.
-                let fields: Fields = fields.into_iter().filter(|(k, _)| *k != "name").collect();
-                let changed = self.update_recorded(&COMPANY, id, fields).await?;
-                if changed {
-                    self.report.companies_updated += 1;
+                // The company's own name is kept when it was found by domain;
+                // only fields whose value differs are written.
+                let state = self.company_state.entry(id).or_default();
+                let fields: Fields = fields
+                    .into_iter()
+                    .filter(|(k, v)| *k != "name" && state.get(k).map(String::as_str) != v.as_str())
+                    .collect();
+                if fields.is_empty() {
+                    return Ok(Some((id, Outcome::Skipped)));
                 }
-                Ok(Some((
-                    id,
-                    if changed {
-                        Outcome::Updated
-                    } else {
-                        Outcome::Skipped
-                    },
-                )))
+                for (k, v) in &fields {
+                    state.insert(k, v.as_str().unwrap_or_default().to_owned());
+                }
+                if self.pending.ids.contains(&id) {
+                    // Created by this import, not written yet: complete the row.
+                    if let Some((_, rows)) = self
+                        .pending
+                        .rows
+                        .iter_mut()
+                        .find(|(e, _)| std::ptr::eq(*e, &COMPANY))
+                    {
+                        if let Some((_, row)) = rows.iter_mut().find(|(r, _)| *r == id) {
+                            row.retain(|(k, _)| !fields.iter().any(|(f, _)| f == k));
+                            row.extend(fields);
+                        }
+                    }
+                    return Ok(Some((id, Outcome::Updated)));
+                }
+                if self.update_recorded(&COMPANY, id, fields).await? {
+                    self.report.companies_updated += 1;
+                    Ok(Some((id, Outcome::Updated)))
+                } else {
+                    Ok(Some((id, Outcome::Skipped)))
+                }
             }
             None => {
                 let Some(name) = name.cloned().or_else(|| domain.cloned()) else {
@@ -653,6 +696,13 @@ impl Run {
                     fields.push(("name", json!(name)));
                 }
                 fields.push(("created_at", json!(self.now)));
+                self.company_state.insert(
+                    id,
+                    fields
+                        .iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (*k, v.to_owned())))
+                        .collect(),
+                );
                 self.pending.push(&COMPANY, id, fields);
                 if let Some(d) = domain {
                     self.domains.insert(d.clone(), id);
