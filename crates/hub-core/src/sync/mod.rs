@@ -712,3 +712,39 @@ pub fn backoff(failures: u32) -> Duration {
     let jitter = rand::random_range(0.8..1.2);
     Duration::from_millis((base as f64 * jitter) as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contacts::{self, ContactInput};
+
+    fn person(name: &str) -> ContactInput {
+        ContactInput {
+            display_name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn snapshot_search_entries_stand_only_for_an_untouched_empty_device() {
+        // Empty and untouched while the snapshot ran: the entries stand.
+        let store = Store::open_in_memory().await.unwrap();
+        let mut docs = SearchDocs::start(&store).await.unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        assert!(docs.take_if_valid(&mut conn).await.unwrap().is_some());
+        drop(conn);
+
+        // A contact made on this device during the snapshot is not in them.
+        let mut docs = SearchDocs::start(&store).await.unwrap();
+        contacts::create(&store, person("Made meanwhile"))
+            .await
+            .unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        assert!(docs.take_if_valid(&mut conn).await.unwrap().is_none());
+        drop(conn);
+
+        // A device that already has contacts merges the snapshot into them.
+        let docs = SearchDocs::start(&store).await.unwrap();
+        assert!(docs.docs.is_none());
+    }
+}
