@@ -544,9 +544,13 @@ impl<R: BufRead> Lines<R> {
 
 enum Physical {
     Line(Vec<u8>),
-    /// Longer than MAX_LINE; the rest of it was skipped.
-    TooLong,
+    /// Longer than MAX_LINE: its first bytes (for the property name); the
+    /// rest was skipped.
+    TooLong(Vec<u8>),
 }
+
+/// How much of an oversized line is kept: enough for its property name.
+const HEAD: usize = 80;
 
 impl<R: BufRead> Lines<R> {
     fn next(&mut self) -> std::io::Result<Option<(usize, Physical)>> {
@@ -566,7 +570,8 @@ impl<R: BufRead> Lines<R> {
             if !too_long {
                 if line.len() + chunk.len() > MAX_LINE {
                     too_long = true;
-                    line = Vec::new();
+                    line.extend_from_slice(&chunk[..chunk.len().min(HEAD)]);
+                    line.truncate(HEAD);
                 } else {
                     line.extend_from_slice(chunk);
                 }
@@ -582,7 +587,7 @@ impl<R: BufRead> Lines<R> {
         }
         self.number += 1;
         if too_long {
-            return Ok(Some((self.number, Physical::TooLong)));
+            return Ok(Some((self.number, Physical::TooLong(line))));
         }
         if line.last() == Some(&b'\r') {
             line.pop();
@@ -616,7 +621,8 @@ pub fn parse_str(text: &str) -> Vec<Result<Card, CardError>> {
 
 enum Logical {
     Line(usize, Vec<u8>),
-    TooLong(usize),
+    /// Line number and the first bytes of an unfolded line longer than MAX_LINE.
+    TooLong(usize, Vec<u8>),
 }
 
 impl<R: BufRead> Cards<R> {
@@ -633,39 +639,63 @@ impl<R: BufRead> Cards<R> {
             None => return Ok(None),
             Some(p) => p,
         };
-        let mut line = match first {
-            Physical::TooLong => return Ok(Some(Logical::TooLong(number))),
-            Physical::Line(l) => l,
+        let (mut line, mut overflow) = match first {
+            Physical::TooLong(head) => (head, true),
+            Physical::Line(l) => (l, false),
         };
         let qp = is_qp(&line);
         let base64 = is_base64(&line);
+        let mut last = line.last().copied();
         loop {
-            let soft_break = qp && line.last() == Some(&b'=');
-            match self.physical()? {
-                Some((n, Physical::Line(next))) => {
-                    if soft_break {
-                        line.pop();
-                        line.extend_from_slice(&next);
-                    } else if matches!(next.first(), Some(b' ' | b'\t')) {
-                        line.extend_from_slice(&next[1..]);
-                    } else if base64 && is_base64_data(&next) {
-                        // vCard 2.1 lets base64 data run on unindented lines
-                        // up to a blank line.
-                        line.extend_from_slice(&next);
-                    } else {
-                        self.peeked = Some((n, Physical::Line(next)));
-                        break;
-                    }
-                    if line.len() > MAX_LINE {
-                        return Ok(Some(Logical::TooLong(number)));
-                    }
-                }
-                Some(other) => {
-                    self.peeked = Some(other);
+            let soft_break = qp && last == Some(b'=');
+            let next = match self.physical()? {
+                Some(next) => next,
+                None => break,
+            };
+            let continues = |l: &[u8]| {
+                soft_break
+                    || matches!(l.first(), Some(b' ' | b'\t'))
+                    || (base64 && is_base64_data(l))
+            };
+            match next {
+                (n, Physical::Line(next)) if !continues(&next) => {
+                    self.peeked = Some((n, Physical::Line(next)));
                     break;
                 }
-                None => break,
+                (n, Physical::TooLong(head)) if !continues(&head) => {
+                    self.peeked = Some((n, Physical::TooLong(head)));
+                    break;
+                }
+                (_, Physical::TooLong(_)) => overflow = true,
+                (_, Physical::Line(next)) => {
+                    let piece: &[u8] = if soft_break {
+                        if !overflow {
+                            line.pop();
+                        }
+                        &next
+                    } else if matches!(next.first(), Some(b' ' | b'\t')) {
+                        &next[1..]
+                    } else {
+                        // vCard 2.1 lets base64 data run on unindented lines
+                        // up to a blank line.
+                        &next
+                    };
+                    last = piece
+                        .last()
+                        .copied()
+                        .or(if soft_break { None } else { last });
+                    if !overflow {
+                        line.extend_from_slice(piece);
+                        if line.len() > MAX_LINE {
+                            overflow = true;
+                            line.truncate(HEAD);
+                        }
+                    }
+                }
             }
+        }
+        if overflow {
+            return Ok(Some(Logical::TooLong(number, line)));
         }
         Ok(Some(Logical::Line(number, line)))
     }
@@ -686,7 +716,7 @@ impl<R: BufRead> Cards<R> {
                 None => return Ok(None),
                 Some(Logical::Line(n, l)) if Self::is_begin(&l) => break n,
                 Some(Logical::Line(_, l)) if trim_ascii(&l).is_empty() => continue,
-                Some(Logical::Line(n, _)) | Some(Logical::TooLong(n)) => {
+                Some(Logical::Line(n, _)) | Some(Logical::TooLong(n, _)) => {
                     self.skip_to_begin()?;
                     return Ok(Some(Err(CardError {
                         line: n,
@@ -698,6 +728,7 @@ impl<R: BufRead> Cards<R> {
         let mut props = Vec::new();
         let mut size = 0usize;
         let mut problem: Option<String> = None;
+        let mut warnings = Vec::new();
         loop {
             match self.logical()? {
                 None => {
@@ -717,8 +748,29 @@ impl<R: BufRead> Cards<R> {
                     })));
                 }
                 Some(Logical::Line(_, l)) if Self::is_end(&l) => break,
-                Some(Logical::TooLong(n)) => {
-                    problem.get_or_insert(format!("line {n} is longer than {MAX_LINE} bytes"));
+                Some(Logical::TooLong(n, head)) => {
+                    // An oversized photo (or sound, key, X- extension) is
+                    // left out; the contact still imports. Anything else
+                    // that large is not a contact field: the card is refused.
+                    let name = String::from_utf8_lossy(&head)
+                        .split([';', ':'])
+                        .next()
+                        .unwrap_or_default()
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_ascii_uppercase();
+                    if matches!(name.as_str(), "PHOTO" | "LOGO" | "SOUND" | "KEY")
+                        || name.starts_with("X-")
+                    {
+                        warnings.push(format!(
+                            "line {n}: {name} is larger than {} MB: left out",
+                            MAX_LINE >> 20
+                        ));
+                    } else {
+                        problem.get_or_insert(format!("line {n} is longer than {MAX_LINE} bytes"));
+                    }
                 }
                 Some(Logical::Line(_, l)) if trim_ascii(&l).is_empty() => continue,
                 Some(Logical::Line(n, l)) => {
@@ -744,7 +796,10 @@ impl<R: BufRead> Cards<R> {
                 message,
             })));
         }
-        Ok(Some(build(begin, props)))
+        Ok(Some(build(begin, props).map(|mut card| {
+            card.warnings.extend(warnings);
+            card
+        })))
     }
 
     fn skip_to_begin(&mut self) -> std::io::Result<()> {
@@ -1449,5 +1504,40 @@ mod stream_tests {
             all[1].as_ref().unwrap().formatted_name.as_deref(),
             Some("After")
         );
+    }
+}
+
+#[cfg(test)]
+mod oversized_tests {
+    use super::*;
+
+    #[test]
+    fn an_oversized_photo_is_left_out_and_the_contact_kept() {
+        // A 2 MB photo, folded at 75 octets as writers do.
+        let mut text = String::from(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Big Photo\r\nPHOTO;ENCODING=b;TYPE=JPEG:",
+        );
+        let data = "QUJD".repeat(2 << 18);
+        for chunk in data.as_bytes().chunks(74) {
+            text.push_str(std::str::from_utf8(chunk).unwrap());
+            text.push_str("\r\n ");
+        }
+        text.push_str("QUJD\r\nEMAIL:big@example.com\r\nEND:VCARD\r\n");
+        let card = parse_str(&text).remove(0).unwrap();
+        assert_eq!(card.formatted_name.as_deref(), Some("Big Photo"));
+        assert_eq!(card.emails[0].value, "big@example.com");
+        assert_eq!(card.photo, None);
+        assert!(
+            card.warnings[0].contains("PHOTO is larger than 1 MB"),
+            "{:?}",
+            card.warnings
+        );
+        // The same size in a NOTE refuses the card.
+        let note = text.replace("PHOTO;ENCODING=b;TYPE=JPEG:", "NOTE:");
+        assert!(parse_str(&note)[0]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("longer than"));
     }
 }
