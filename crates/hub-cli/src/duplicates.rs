@@ -59,11 +59,13 @@ pub enum MergeCommand {
 
 pub async fn run_duplicates(store: &Store, args: DuplicatesArgs) -> anyhow::Result<()> {
     let mut scan = duplicates::scan(store).await?;
-    if let Some(kind) = &args.kind {
-        scan.pairs.retain(|p| p.kind.as_str() == kind);
-    }
-    let total = scan.pairs.len();
-    scan.pairs.truncate(args.limit);
+    let kind = match args.kind.as_deref() {
+        Some("company") => Some(RecordKind::Company),
+        Some(_) => Some(RecordKind::Contact),
+        None => None,
+    };
+    scan.keep(kind, args.limit);
+    let total = scan.total as usize;
     output::print(args.json, &scan, || {
         if scan.pairs.is_empty() {
             return format!(

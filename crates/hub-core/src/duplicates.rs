@@ -139,7 +139,22 @@ pub struct DuplicateMatch {
 pub struct DuplicateScan {
     pub contacts_scanned: u32,
     pub companies_scanned: u32,
+    /// Pairs found (of the kind kept, see [`DuplicateScan::keep`]); `pairs`
+    /// may hold fewer.
+    pub total: u32,
     pub pairs: Vec<DuplicatePair>,
+}
+
+impl DuplicateScan {
+    /// Keep only pairs of `kind` (all when `None`), at most `limit` of them,
+    /// most certain first; `total` counts them all.
+    pub fn keep(&mut self, kind: Option<RecordKind>, limit: usize) {
+        if let Some(kind) = kind {
+            self.pairs.retain(|p| p.kind == kind);
+        }
+        self.total = self.pairs.len() as u32;
+        self.pairs.truncate(limit);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -265,15 +280,24 @@ pub async fn scan(store: &Store) -> Result<DuplicateScan> {
         )
         .fetch_all(&mut *conn)
         .await?;
+    // Only the rows of values held more than once: the inner query is one
+    // pass over the (NOCASE) address index, and 100k unique addresses never
+    // leave SQLite.
     let emails: Vec<(String, String)> = sqlx::query_as(
         "SELECT e.contact_id, e.address FROM contact_emails e
-          WHERE e.deleted_at IS NULL AND e.address IS NOT NULL AND e.contact_id IS NOT NULL",
+          WHERE e.deleted_at IS NULL AND e.contact_id IS NOT NULL
+            AND e.address COLLATE NOCASE IN (
+                SELECT address COLLATE NOCASE FROM contact_emails WHERE address IS NOT NULL
+                 GROUP BY address COLLATE NOCASE HAVING count(*) > 1)",
     )
     .fetch_all(&mut *conn)
     .await?;
     let phones: Vec<(String, String)> = sqlx::query_as(
         "SELECT p.contact_id, p.number FROM contact_phones p
-          WHERE p.deleted_at IS NULL AND p.number IS NOT NULL AND p.contact_id IS NOT NULL",
+          WHERE p.deleted_at IS NULL AND p.contact_id IS NOT NULL
+            AND p.number IN (
+                SELECT number FROM contact_phones WHERE number IS NOT NULL
+                 GROUP BY number HAVING count(*) > 1)",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -429,17 +453,20 @@ pub async fn scan(store: &Store) -> Result<DuplicateScan> {
             reasons,
         )
     }));
-    pairs.sort_by(|x, y| {
-        y.score
-            .total_cmp(&x.score)
-            .then(x.kind.as_str().cmp(y.kind.as_str()))
-            .then_with(|| x.a.name.to_lowercase().cmp(&y.a.name.to_lowercase()))
-            .then(x.a.id.cmp(&y.a.id))
-            .then(x.b.id.cmp(&y.b.id))
+    // Most certain first, then by kind and name (keys made once per pair).
+    pairs.sort_by_cached_key(|p| {
+        (
+            std::cmp::Reverse((p.score * 1000.0).round() as i64),
+            p.kind.as_str(),
+            p.a.name.to_lowercase(),
+            p.a.id,
+            p.b.id,
+        )
     });
     Ok(DuplicateScan {
         contacts_scanned: contacts.len() as u32,
         companies_scanned: companies.len() as u32,
+        total: pairs.len() as u32,
         pairs,
     })
 }
@@ -522,6 +549,24 @@ fn similar_names(
             blocks.entry(w).or_default().push(n);
         }
     }
+    // Equal names pair at once, however many share a word.
+    let mut equal: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (n, (_, name)) in names.iter().enumerate() {
+        equal.entry(name.as_str()).or_default().push(n);
+    }
+    for members in equal.values().filter(|m| m.len() > 1) {
+        // Like a shared email: a large group pairs each with its first only.
+        let all = members.len() <= MAX_GROUP_PAIRS;
+        for (k, &x) in members.iter().enumerate() {
+            for &y in &members[k + 1..] {
+                report(names[x].0, names[y].0, 1.0);
+            }
+            if !all {
+                break;
+            }
+        }
+    }
+    let words: Vec<usize> = names.iter().map(|(_, n)| n.split(' ').count()).collect();
     let mut seen: HashSet<(usize, usize)> = HashSet::new();
     for members in blocks.values() {
         if members.len() < 2 || members.len() > MAX_BLOCK {
@@ -529,6 +574,10 @@ fn similar_names(
         }
         for (k, &x) in members.iter().enumerate() {
             for &y in &members[k + 1..] {
+                // Equal names are reported above; two or more extra words never match.
+                if names[x].1 == names[y].1 || words[x].abs_diff(words[y]) > 1 {
+                    continue;
+                }
                 let key = (x.min(y), x.max(y));
                 if !seen.insert(key) {
                     continue;
@@ -670,8 +719,24 @@ fn fold_accent(c: char) -> char {
 
 /// Jaro-Winkler similarity (prefix scale 0.1, up to 4 characters).
 pub fn jaro_winkler(a: &str, b: &str) -> f64 {
+    if a.is_ascii() && b.is_ascii() && a.len() <= 64 && b.len() <= 64 {
+        // Names are mostly short ASCII words: no allocation (the scan makes
+        // millions of these comparisons).
+        let (mut am, mut bm) = ([false; 64], [false; 64]);
+        return jaro_winkler_in(a.as_bytes(), b.as_bytes(), &mut am, &mut bm);
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let (mut am, mut bm) = (vec![false; a.len()], vec![false; b.len()]);
+    jaro_winkler_in(&a, &b, &mut am, &mut bm)
+}
+
+fn jaro_winkler_in<T: PartialEq>(
+    a: &[T],
+    b: &[T],
+    a_match: &mut [bool],
+    b_match: &mut [bool],
+) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
@@ -682,8 +747,6 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
         return 1.0;
     }
     let window = (a.len().max(b.len()) / 2).saturating_sub(1);
-    let mut a_match = vec![false; a.len()];
-    let mut b_match = vec![false; b.len()];
     let mut matches = 0usize;
     for (i, ca) in a.iter().enumerate() {
         let lo = i.saturating_sub(window);
@@ -717,7 +780,7 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
     let m = matches as f64;
     let jaro =
         (m / a.len() as f64 + m / b.len() as f64 + (m - transpositions as f64 / 2.0) / m) / 3.0;
-    let prefix = a.iter().zip(&b).take(4).take_while(|(x, y)| x == y).count() as f64;
+    let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count() as f64;
     jaro + prefix * 0.1 * (1.0 - jaro)
 }
 

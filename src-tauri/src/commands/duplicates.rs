@@ -12,10 +12,21 @@ use uuid::Uuid;
 use crate::error::CommandResult;
 use crate::state::AppState;
 
-/// Every likely duplicate pair of contacts and companies, most certain first.
+/// Pairs the screen shows at most (the demo data alone has tens of thousands
+/// of look-alike companies); `total` says how many there are.
+const DEFAULT_LIMIT: u32 = 500;
+
+/// Likely duplicate pairs of `kind` (contacts and companies when absent),
+/// most certain first.
 #[tauri::command]
-pub async fn find_duplicates(state: State<'_, AppState>) -> CommandResult<DuplicateScan> {
-    Ok(duplicates::scan(state.store().await?).await?)
+pub async fn find_duplicates(
+    state: State<'_, AppState>,
+    kind: Option<RecordKind>,
+    limit: Option<u32>,
+) -> CommandResult<DuplicateScan> {
+    let mut scan = duplicates::scan(state.store().await?).await?;
+    scan.keep(kind, limit.unwrap_or(DEFAULT_LIMIT) as usize);
+    Ok(scan)
 }
 
 /// Contacts that share an email or phone with a contact about to be saved

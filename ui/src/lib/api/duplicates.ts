@@ -8,9 +8,9 @@ import type { UndoReport } from "../types/UndoReport";
 import type { Winner } from "../types/Winner";
 import { call } from "./ipc";
 
-/** Every likely duplicate pair of contacts and companies, most certain first. */
-export function findDuplicates(): Promise<DuplicateScan> {
-  return call("find_duplicates");
+/** Likely duplicate pairs of `kind` (both kinds when absent), most certain first; `total` counts them all. */
+export function findDuplicates(kind?: RecordKind | null, limit?: number): Promise<DuplicateScan> {
+  return call("find_duplicates", { kind: kind ?? null, limit: limit ?? null });
 }
 
 /** Contacts sharing an email or phone with one about to be saved (`exclude`: the one being edited). */

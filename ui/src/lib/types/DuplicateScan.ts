@@ -4,4 +4,9 @@ import type { DuplicatePair } from "./DuplicatePair";
 /**
  * The scan's result.
  */
-export type DuplicateScan = { contacts_scanned: number, companies_scanned: number, pairs: Array<DuplicatePair>, };
+export type DuplicateScan = { contacts_scanned: number, companies_scanned: number, 
+/**
+ * Pairs found (of the kind kept, see [`DuplicateScan::keep`]); `pairs`
+ * may hold fewer.
+ */
+total: number, pairs: Array<DuplicatePair>, };
