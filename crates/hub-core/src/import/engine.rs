@@ -1,6 +1,6 @@
 //! The format-neutral import: records in, deduped and journaled writes out.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::money;
 use crate::phone::{Phone, Region};
 use crate::pipelines::{self, Pipeline, StageKind};
+use crate::search;
 use crate::store::Store;
 use crate::tags;
 use crate::users;
@@ -83,8 +84,18 @@ where
     }
     let who = users::current(store).await?;
     let base_currency = money::base_currency(store).await?;
-    let tx = store.write().await?;
+    let mut tx = store.write().await?;
+    // The search index is brought up to date once, at the end (below).
+    tx.defer_search();
+    let existing: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM contacts WHERE deleted_at IS NULL")
+            .fetch_one(tx.conn())
+            .await?;
     let mut run = Run {
+        existing_contacts: existing as usize,
+        new_contacts: BTreeSet::new(),
+        touched_contacts: BTreeSet::new(),
+        touched_companies: BTreeSet::new(),
         tx,
         region: store.default_region(),
         who,
@@ -150,6 +161,7 @@ where
         // Dropping the transaction rolls every write back.
         return Ok(run.report);
     }
+    run.index().await?;
     let id = run.record_import(options).await?;
     run.report.import_id = Some(id);
     run.tx.commit().await?;
@@ -191,6 +203,12 @@ struct Journal {
 
 struct Run {
     tx: WriteTx,
+    /// Live contacts before the import, and what it did to the search
+    /// index's rows (kept here: the transaction defers indexing).
+    existing_contacts: usize,
+    new_contacts: BTreeSet<String>,
+    touched_contacts: BTreeSet<String>,
+    touched_companies: BTreeSet<String>,
     region: Region,
     who: String,
     base_currency: Option<String>,
@@ -1283,6 +1301,11 @@ impl Run {
             .iter()
             .map(|(f, v)| ((*f).to_owned(), v.clone()))
             .collect();
+        if std::ptr::eq(entity, &CONTACT) {
+            self.touched_contacts.insert(id.to_string());
+        } else if std::ptr::eq(entity, &COMPANY) {
+            self.touched_companies.insert(id.to_string());
+        }
         self.tx.update(entity, id, changed).await?;
         self.journal.updated.push(json!({
             "entity": entity.name,
@@ -1293,9 +1316,44 @@ impl Run {
         Ok(true)
     }
 
+    /// Index what the import created and changed: when it created more
+    /// contacts than there were, one rebuild of the whole index (with a
+    /// large FTS5 term table) is faster than indexing each.
+    async fn index(&mut self) -> Result<()> {
+        self.flush().await?;
+        if self.new_contacts.len() > self.existing_contacts {
+            search::rebuild(self.tx.conn()).await
+        } else {
+            search::reindex(
+                self.tx.conn(),
+                &self.new_contacts,
+                &self.touched_contacts,
+                &self.touched_companies,
+            )
+            .await
+        }
+    }
+
     /// Write the queued rows with the bulk path.
     async fn flush(&mut self) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
+        for (entity, rows) in &pending.rows {
+            if std::ptr::eq(*entity, &CONTACT) {
+                self.new_contacts
+                    .extend(rows.iter().map(|(id, _)| id.to_string()));
+            } else if std::ptr::eq(*entity, &CONTACT_EMAIL) || std::ptr::eq(*entity, &CONTACT_PHONE)
+            {
+                for (_, fields) in rows {
+                    if let Some((_, Value::String(c))) =
+                        fields.iter().find(|(k, _)| *k == "contact_id")
+                    {
+                        if !self.new_contacts.contains(c) {
+                            self.touched_contacts.insert(c.clone());
+                        }
+                    }
+                }
+            }
+        }
         for (entity, rows) in pending.rows {
             self.journal
                 .created

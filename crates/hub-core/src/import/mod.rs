@@ -510,6 +510,19 @@ mod pipeline_tests {
         .unwrap();
         assert_eq!(companies.total, 2);
 
+        // The search index knows the imported contacts and their companies.
+        let found = crate::contacts::list(
+            &store,
+            &crate::contacts::ContactQuery {
+                search: Some("analytical".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(found.total, 2);
+
         let before = dump(&store).await;
         let again = run(&store, FILE, false).await;
         assert_eq!(
@@ -539,7 +552,21 @@ mod pipeline_tests {
         assert_eq!(crate::contacts::count(&store).await.unwrap(), 4);
         assert_ne!(dump(&store).await, before);
 
+        let by_new_company = crate::contacts::ContactQuery {
+            search: Some("difference".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let found = crate::contacts::list(&store, &by_new_company)
+            .await
+            .unwrap();
+        assert_eq!(found.total, 1, "an updated contact is reindexed");
+
         let undo = revert(&store, r.import_id.unwrap()).await.unwrap();
+        let found = crate::contacts::list(&store, &by_new_company)
+            .await
+            .unwrap();
+        assert_eq!(found.total, 0);
         assert!(undo.removed >= 3, "{undo:?}");
         assert_eq!(dump(&store).await, before);
         assert!(revert(&store, r.import_id.unwrap()).await.is_err());
