@@ -100,6 +100,18 @@ const COMMANDS: &[&str] = &[
     "reopen_reminder",
     "delete_reminder",
     "local_time_zone",
+    "export_csv",
+    "export_vcard",
+    "export_ics",
+    "export_json",
+    "default_export_path",
+    "preview_import",
+    "run_import",
+    "cancel_import",
+    "list_imports",
+    "revert_import",
+    "list_import_mappings",
+    "save_import_mapping",
 ];
 
 fn main() {

@@ -15,6 +15,7 @@ describe("routes", () => {
     { name: "company-edit", id: "c1" },
     { name: "conflicts" },
     { name: "trash" },
+    { name: "import" },
     { name: "deals" },
     { name: "deal", id: "0190a1b2-0000-7000-8000-0000000000dd" },
     { name: "tickets" },

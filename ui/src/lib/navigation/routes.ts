@@ -15,13 +15,14 @@ export type Route =
   | { name: "deal"; id: string }
   | { name: "conflicts" }
   | { name: "trash" }
+  | { name: "import" }
   | { name: "duplicates" }
   | { name: "reminders" }
   | { name: "tickets" }
   | { name: "ticket"; id: string }
   | { name: "settings" };
 
-export type Section = "today" | "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "trash" | "duplicates" | "settings";
+export type Section = "today" | "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "trash" | "import" | "duplicates" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
@@ -32,6 +33,7 @@ export function parseRoute(hash: string): Route {
   if (!section || section === "today") return { name: "today" };
   if (section === "conflicts") return { name: "conflicts" };
   if (section === "trash") return { name: "trash" };
+  if (section === "import") return { name: "import" };
   if (section === "duplicates") return { name: "duplicates" };
   if (section === "deals") return id ? { name: "deal", id } : { name: "deals" };
   if (section === "reminders") return { name: "reminders" };
@@ -81,6 +83,8 @@ export function href(route: Route): string {
       return "#/conflicts";
     case "trash":
       return "#/trash";
+    case "import":
+      return "#/import";
     case "duplicates":
       return "#/duplicates";
     case "reminders":
@@ -99,6 +103,7 @@ export function sectionOf(route: Route): Section {
   if (route.name === "deals" || route.name === "deal") return "deals";
   if (route.name === "conflicts" || route.name === "settings" || route.name === "reminders") return route.name;
   if (route.name === "trash") return "trash";
+  if (route.name === "import") return "import";
   if (route.name === "duplicates") return "duplicates";
   if (route.name === "tickets" || route.name === "ticket") return "tickets";
   return route.name.startsWith("compan") ? "companies" : "contacts";

@@ -74,6 +74,7 @@ export const PALETTE_ENTRIES: PaletteEntry[] = [
   { id: "go:conflicts", label: "Conflicts", group: "Go to", keywords: ["sync"], hint: "g f" },
   { id: "go:trash", label: "Trash", group: "Go to", keywords: ["deleted", "restore", "undelete", "bin"], hint: "g x" },
   { id: "go:duplicates", label: "Duplicates", group: "Go to", keywords: ["merge", "dedupe", "same", "twice"], hint: "g u" },
+  { id: "go:import", label: "Import", group: "Go to", keywords: ["csv", "vcard", "upload", "revert", "hubspot", "spreadsheet"], hint: "g m" },
   { id: "go:settings", label: "Settings", group: "Go to", keywords: ["custom fields", "preferences", "account", "sign in"], hint: "g s" },
   { id: "new-contact", label: "New contact", group: "Action", keywords: ["add person", "create contact"] },
   { id: "new-company", label: "New company", group: "Action", keywords: ["add company", "create company"] },
