@@ -642,3 +642,83 @@ mod tests {
         assert!(out.is_empty());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::contacts::{EmailEntry, LifecycleStage, PhoneEntry};
+    use crate::vcard::parse::parse_str;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        // Letters from several scripts, the characters vCard escapes, spaces
+        // and newlines.
+        proptest::string::string_regex("[a-zA-Zäöüß漢字é😀,;:\\\\\n \"'=.-]{1,120}").unwrap()
+    }
+
+    fn contact(name: String, title: String, notes: String, org: String) -> Contact {
+        Contact {
+            id: Uuid::nil(),
+            first_name: None,
+            last_name: None,
+            display_name: name,
+            title: Some(title),
+            company: Some(contacts::CompanyRef {
+                id: Uuid::nil(),
+                name: org,
+            }),
+            lifecycle_stage: LifecycleStage::Lead,
+            owner: None,
+            source: None,
+            notes: Some(notes),
+            emails: vec![EmailEntry {
+                kind: "home".into(),
+                address: "a@example.com".into(),
+            }],
+            phones: vec![PhoneEntry {
+                kind: "mobile".into(),
+                number: "+14155552671".into(),
+            }],
+            tags: Vec::new(),
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    proptest! {
+        /// Whatever the text, our card folds to ≤ 75 octets and reads back
+        /// to the same values (trimmed, as the reader trims).
+        #[test]
+        fn written_cards_read_back(name in text(), title in text(), notes in text(), org in text()) {
+            let c = contact(name.clone(), title.clone(), notes.clone(), org.clone());
+            let written = card(&c, &ContactDetails::default());
+            for line in written.split("\r\n") {
+                prop_assert!(line.len() <= 75);
+            }
+            let read = parse_str(&written);
+            prop_assert_eq!(read.len(), 1);
+            let r = read[0].as_ref().unwrap();
+            prop_assert_eq!(r.formatted_name.clone(), Some(name.trim().to_owned()).filter(|s| !s.is_empty()));
+            prop_assert_eq!(r.title.clone(), Some(title.trim().to_owned()).filter(|s| !s.is_empty()));
+            prop_assert_eq!(r.company(), Some(org.trim()).filter(|s| !s.is_empty()));
+            let note = notes.replace('\r', "");
+            prop_assert_eq!(r.note.clone(), Some(note.trim_end().to_owned()).filter(|s| !s.trim().is_empty()));
+            prop_assert_eq!(&r.phones[0].value, "+14155552671");
+        }
+
+        /// Any bytes: the reader ends, never panics, and every error has a line.
+        #[test]
+        fn any_bytes_are_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000), card in any::<bool>()) {
+            let mut input = Vec::new();
+            if card {
+                input.extend_from_slice(b"BEGIN:VCARD\r\nVERSION:2.1\r\nNOTE;ENCODING=QUOTED-PRINTABLE:");
+            }
+            input.extend_from_slice(&bytes);
+            for item in crate::vcard::parse::cards(&input[..]) {
+                if let Err(e) = item {
+                    prop_assert!(e.line >= 1);
+                }
+            }
+        }
+    }
+}
