@@ -30,7 +30,7 @@ describe("what a list's export writes", () => {
     expect(tagged.description).toContain("the tag VIP");
     const all = listExport("contacts", null, "", "", 1234);
     expect(all.filter).toBeNull();
-    expect(all.description).toContain("All 1,234 contacts");
+    expect(all.description).toContain("All contacts (1,234)");
     expect(listExport("contacts", null, "", " ada ", 2).description).toContain("search “ada” is not applied");
   });
 });

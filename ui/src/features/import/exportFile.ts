@@ -83,6 +83,6 @@ export function listExport(
       description: `The ${plural} with the tag ${tag}, with every field.${searchNote}`,
     };
   }
-  const all = total === null ? `All ${plural}` : `All ${formatCount(total)} ${plural}`;
+  const all = total === null ? `All ${plural}` : `All ${plural} (${formatCount(total)})`;
   return { filter: null, sort: null, description: `${all}, with every field.${searchNote}` };
 }
