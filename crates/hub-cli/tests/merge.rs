@@ -106,6 +106,9 @@ fn duplicates_are_listed_merged_and_the_merge_undone() {
     assert_eq!(pairs[0]["b"]["id"], other.as_str());
     assert_eq!(pairs[0]["reasons"][0]["kind"], "same_email");
     assert_eq!(pairs[0]["reasons"][1]["kind"], "similar_name");
+    let capped = hub.json(&["duplicates", "--limit", "0", "--json"]);
+    assert_eq!(capped["total"], 1);
+    assert!(capped["pairs"].as_array().unwrap().is_empty());
     let text = hub.ok(&["duplicates"]);
     assert!(text.contains("same email john@acme.example"), "{text}");
 

@@ -390,6 +390,17 @@ async fn a_company_merge_moves_contacts_and_takes_the_chosen_domain() {
     .await
     .unwrap();
     let related = relate_everything(&store, COMPANY_RELATIONS, other.id).await;
+    tags::attach(&store, Taggable::Company, keep.id, &["partner".into()])
+        .await
+        .unwrap();
+    tags::attach(
+        &store,
+        Taggable::Company,
+        other.id,
+        &["Partner".into(), "reseller".into()],
+    )
+    .await
+    .unwrap();
     let before = dump(&store).await;
     let merged = merge_companies(&store, keep.id, other.id, &[("city".into(), Winner::Keep)])
         .await
@@ -408,6 +419,18 @@ async fn a_company_merge_moves_contacts_and_takes_the_chosen_domain() {
         keep.id
     );
     assert_eq!(related.len(), COMPANY_RELATIONS.len() - 1);
+    let mut conn = store.pool().acquire().await.unwrap();
+    assert_eq!(
+        tags::names_for(&mut conn, Taggable::Company, keep.id)
+            .await
+            .unwrap(),
+        vec!["partner", "reseller"]
+    );
+    assert!(tags::names_for(&mut conn, Taggable::Company, other.id)
+        .await
+        .unwrap()
+        .is_empty());
+    drop(conn);
     undo(&store, merged.id).await.unwrap();
     let after = dump(&store).await;
     for (key, was) in &before {
