@@ -35,6 +35,9 @@ const CHUNK: usize = 2000;
 const BATCH_CREATED: usize = 4000;
 const BATCH_UPDATED: usize = 1000;
 const MAX_NAME: usize = 200;
+/// Errors listed in the report (all are counted): a file of millions of bad
+/// lines must not fill the memory with messages.
+pub const MAX_LISTED_ERRORS: usize = 10_000;
 
 /// `custom_fields`' namespace for value ids (`v5(field/row)`), so a value
 /// an import writes is the same row the app writes for that field and record.
@@ -92,6 +95,8 @@ where
             .fetch_one(tx.conn())
             .await?;
     let mut run = Run {
+        import_id: Uuid::now_v7(),
+        batch_seq: 0,
         existing_contacts: existing as usize,
         new_contacts: BTreeSet::new(),
         touched_contacts: BTreeSet::new(),
@@ -137,11 +142,20 @@ where
                 Ok(Outcome::Skipped) => run.report.skipped += 1,
                 Err(e) => {
                     run.report.error_count += 1;
-                    run.report.errors.push(e);
+                    if run.report.errors.len() < MAX_LISTED_ERRORS {
+                        run.report.errors.push(e);
+                    }
                 }
             }
         }
         run.flush().await?;
+        if !options.dry_run {
+            // The journal goes to the transaction as it fills, so its
+            // memory stays bounded however long the file.
+            run.write_journal(false).await?;
+        } else {
+            run.journal = Journal::default();
+        }
         let (bytes_read, bytes_total) = source.position();
         progress(&ImportProgress {
             records: run.report.records,
@@ -203,6 +217,9 @@ struct Journal {
 
 struct Run {
     tx: WriteTx,
+    /// The id the import is recorded under, and its journal batches' count.
+    import_id: Uuid,
+    batch_seq: usize,
     /// Live contacts before the import, and what it did to the search
     /// index's rows (kept here: the transaction defers indexing).
     existing_contacts: usize,
@@ -1363,10 +1380,51 @@ impl Run {
         Ok(())
     }
 
+    /// Write the journal's full batches (all of it with `all`) as
+    /// `import_batches` rows of this import.
+    async fn write_journal(&mut self, all: bool) -> Result<()> {
+        let mut rows = Vec::new();
+        let mut batch = |created: String, updated: String, seq: &mut usize| {
+            rows.push((
+                Uuid::now_v7(),
+                vec![
+                    ("import_id", json!(self.import_id.to_string())),
+                    ("seq", json!(*seq)),
+                    ("created", json!(created)),
+                    ("updated", json!(updated)),
+                ],
+            ));
+            *seq += 1;
+        };
+        while self.journal.created.len() >= BATCH_CREATED
+            || (all && !self.journal.created.is_empty())
+        {
+            let take = self.journal.created.len().min(BATCH_CREATED);
+            let part: Vec<Value> = self
+                .journal
+                .created
+                .drain(..take)
+                .map(|(e, id)| json!([e, id]))
+                .collect();
+            batch(json!(part).to_string(), "[]".into(), &mut self.batch_seq);
+        }
+        while self.journal.updated.len() >= BATCH_UPDATED
+            || (all && !self.journal.updated.is_empty())
+        {
+            let take = self.journal.updated.len().min(BATCH_UPDATED);
+            let part: Vec<Value> = self.journal.updated.drain(..take).collect();
+            batch("[]".into(), json!(part).to_string(), &mut self.batch_seq);
+        }
+        if !rows.is_empty() {
+            self.tx.insert_many(&IMPORT_BATCH, rows).await?;
+        }
+        Ok(())
+    }
+
     /// The synced record of this import and its journal.
     async fn record_import(&mut self, options: &ImportOptions) -> Result<Uuid> {
         self.flush().await?;
-        let id = Uuid::now_v7();
+        let id = self.import_id;
         let r = &self.report;
         let counts = json!({
             "records": r.records,
@@ -1395,35 +1453,7 @@ impl Run {
                 ],
             )
             .await?;
-        let journal = std::mem::take(&mut self.journal);
-        let created: Vec<Value> = journal
-            .created
-            .iter()
-            .map(|(e, id)| json!([e, id]))
-            .collect();
-        let mut batches = Vec::new();
-        for (seq, part) in created.chunks(BATCH_CREATED).enumerate() {
-            batches.push((seq, json!(part).to_string(), "[]".to_owned()));
-        }
-        let offset = batches.len();
-        for (seq, part) in journal.updated.chunks(BATCH_UPDATED).enumerate() {
-            batches.push((offset + seq, "[]".to_owned(), json!(part).to_string()));
-        }
-        let rows = batches
-            .into_iter()
-            .map(|(seq, created, updated)| {
-                (
-                    Uuid::now_v7(),
-                    vec![
-                        ("import_id", json!(id.to_string())),
-                        ("seq", json!(seq)),
-                        ("created", json!(created)),
-                        ("updated", json!(updated)),
-                    ],
-                )
-            })
-            .collect();
-        self.tx.insert_many(&IMPORT_BATCH, rows).await?;
+        self.write_journal(true).await?;
         Ok(id)
     }
 }

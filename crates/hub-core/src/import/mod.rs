@@ -585,6 +585,26 @@ mod pipeline_tests {
     }
 
     #[tokio::test]
+    async fn a_journal_of_several_batches_reverts_whole() {
+        let store = Store::open_in_memory().await.unwrap();
+        let before = dump(&store).await;
+        let mut text = String::from("Name,Email,Tags\n");
+        for i in 0..2500 {
+            text.push_str(&format!("Person {i},p{i}@example.com,batch\n"));
+        }
+        let r = run(&store, &text, false).await;
+        assert_eq!(r.created, 2500);
+        let batches: i64 = sqlx::query_scalar("SELECT count(*) FROM import_batches")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(batches >= 2, "{batches} batches");
+        let undo = revert(&store, r.import_id.unwrap()).await.unwrap();
+        assert_eq!(undo.removed, 2500 * 3 + 1, "contacts, emails, tag links, the tag");
+        assert_eq!(dump(&store).await, before);
+    }
+
+    #[tokio::test]
     async fn dry_run_and_cancel_write_nothing() {
         let store = Store::open_in_memory().await.unwrap();
         let before = dump(&store).await;
