@@ -33,6 +33,10 @@ pub static PERSON_FIELDS: &[(&EntityDef, &str)] = &[
     (&entities::TICKET, "assignee"),
     (&entities::TICKET, "created_by"),
     (&entities::TICKET_COMMENT, "author"),
+    (&entities::IMPORT, "created_by"),
+    (&entities::IMPORT, "reverted_by"),
+    (&entities::MERGE, "merged_by"),
+    (&entities::MERGE, "undone_by"),
 ];
 
 /// Gives the records made on this device before sign-in to the account:
