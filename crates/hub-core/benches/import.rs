@@ -129,6 +129,16 @@ async fn run(n: usize) {
         .unwrap();
     let raw_rows = String::from_utf8_lossy(&raw_rows.stdout).trim().to_owned();
 
+    // The share of one check every row makes: E.164 parsing (libphonenumber's
+    // metadata and regexes, hub_core::phone).
+    let sample = n.min(10_000);
+    let start = Instant::now();
+    for i in 0..sample {
+        let text = format!("+1 (212) {}-{:04}", 300 + i / 10_000, i % 10_000);
+        hub_core::phone::Phone::parse(&text, hub_core::phone::Region::default()).unwrap();
+    }
+    let phone_each = start.elapsed() / sample as u32;
+
     let store = Store::open(&dir.path().join("hub.db")).await.unwrap();
     let start = Instant::now();
     let report = csv::import_file(&store, &file, &[], false, |_| {}, &CancelToken::new())
@@ -137,6 +147,12 @@ async fn run(n: usize) {
     let ours = start.elapsed();
     assert_eq!(report.created as usize, n, "{:?}", report.errors.first());
 
+    println!(
+        "phone parsing: {:.1} µs per number ({:.1} s of the import's {:.1} s)",
+        phone_each.as_secs_f64() * 1e6,
+        phone_each.as_secs_f64() * n as f64,
+        ours.as_secs_f64()
+    );
     if std::env::var("HUB_BENCH_IMPORT_ONLY").is_ok() {
         println!(
             "sqlite3 {:.1} ms, ours {:.1} ms, ratio {:.2}",
