@@ -600,7 +600,11 @@ mod pipeline_tests {
             .unwrap();
         assert!(batches >= 2, "{batches} batches");
         let undo = revert(&store, r.import_id.unwrap()).await.unwrap();
-        assert_eq!(undo.removed, 2500 * 3 + 1, "contacts, emails, tag links, the tag");
+        assert_eq!(
+            undo.removed,
+            2500 * 3 + 1,
+            "contacts, emails, tag links, the tag"
+        );
         assert_eq!(dump(&store).await, before);
     }
 
