@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use phonenumber::country;
+use phonenumber::country::{self, Source};
 use phonenumber::Mode;
 
 use crate::error::{Error, Result};
@@ -47,8 +47,25 @@ impl Phone {
         if text.is_empty() {
             return Err("Enter a phone number".into());
         }
-        let number = phonenumber::parse(Some(region.0), text)
-            .map_err(|_| format!("\"{text}\" is not a phone number"))?;
+        let not_a_number = || format!("\"{text}\" is not a phone number");
+        let mut number = phonenumber::parse(Some(region.0), text).map_err(|_| not_a_number())?;
+        // A number dialled internationally (+49 151 …, 011 49 151 …) must not
+        // be read with the default region's rules: phonenumber 0.3 strips that
+        // region's national prefix from it too, so with US as the region
+        // "+49 151 23456789" lost its "1". Read it again as +CC… without one.
+        if matches!(number.code().source(), Source::Plus | Source::Idd) {
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            let cc = number.code().value().to_string();
+            // Where the country code starts: after the "+", or after the
+            // international prefix (00, 011, 0011, …).
+            let international = (0..=4)
+                .filter(|i| digits.get(*i..).is_some_and(|d| d.starts_with(&cc)))
+                .find_map(|i| phonenumber::parse(None, format!("+{}", &digits[i..])).ok())
+                .filter(phonenumber::is_valid);
+            if let Some(international) = international {
+                number = international;
+            }
+        }
         if !phonenumber::is_valid(&number) {
             return Err(format!(
                 "\"{text}\" is not a valid phone number (read in region {}; add the country code, e.g. +44)",
@@ -109,6 +126,28 @@ mod tests {
                 .e164(),
             "+14155552671"
         );
+    }
+
+    #[test]
+    fn international_numbers_keep_every_digit_whatever_the_region() {
+        // The default region's national prefix ("1" in the US, "0" in GB)
+        // must never be taken off a number dialled with its country code.
+        for (typed, region_code, e164) in [
+            ("+49 151 23456789", "US", "+4915123456789"),
+            ("011 49 151 23456789", "US", "+4915123456789"),
+            ("+353 1 679 4000", "US", "+35316794000"),
+            ("00 49 151 23456789", "GB", "+4915123456789"),
+            ("+39 06 6982 1234", "GB", "+390669821234"),
+            ("0039 06 6982 1234", "DE", "+390669821234"),
+            ("+1 415 555 2671", "US", "+14155552671"),
+            ("+44 7911 123456", "GB", "+447911123456"),
+        ] {
+            assert_eq!(
+                Phone::parse(typed, region(region_code)).map(|p| p.e164().to_owned()),
+                Ok(e164.to_owned()),
+                "{typed} in {region_code}"
+            );
+        }
     }
 
     #[test]
