@@ -321,6 +321,47 @@ async fn a_first_sync_indexes_from_the_snapshot_what_a_rebuild_indexes_from_the_
 }
 
 #[tokio::test]
+async fn a_first_sync_inserts_without_probing_only_while_nobody_else_writes() {
+    // Pages of a first sync into empty tables skip the "which of these rows
+    // do we have" probe; when another round has inserted a page's rows
+    // meanwhile, the table is probed again and the rows merge, not collide.
+    let a = Store::open_in_memory().await.unwrap();
+    let inputs: Vec<ContactInput> = (0..300).map(|i| person(&format!("Person {i}"))).collect();
+    contacts::create_many(&a, inputs).await.unwrap();
+    let snapshot = snapshot_of(&a).await;
+    let pages: Vec<&[SnapshotRow]> = snapshot.chunks(100).collect();
+
+    let b = Store::open_in_memory().await.unwrap();
+    let mut fresh = {
+        let mut conn = b.pool().acquire().await.unwrap();
+        hub_core::changes::FreshTables::start(&mut conn)
+            .await
+            .unwrap()
+    };
+    let mut tx = b.write().await.unwrap();
+    tx.apply_snapshot_rows_into(pages[0], &mut fresh)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Another round applies the second page first.
+    let mut tx = b.write().await.unwrap();
+    tx.apply_snapshot_rows(pages[1]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = b.write().await.unwrap();
+    for page in &pages[1..] {
+        tx.apply_snapshot_rows_into(page, &mut fresh).await.unwrap();
+    }
+    tx.rebuild_search().await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        state(&b).await,
+        state(&store_from_snapshot(&snapshot).await).await
+    );
+    assert_eq!(contacts::count(&b).await.unwrap(), 300);
+}
+
+#[tokio::test]
 async fn a_snapshot_field_without_a_clock_still_takes_an_older_write() {
     // The server only has the fields some device wrote. A row stored with one
     // clock for all fields ("*") would make every other field look written at

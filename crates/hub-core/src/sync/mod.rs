@@ -23,7 +23,7 @@ use sqlx::SqliteConnection;
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::changes::{self, WriteTx};
+use crate::changes::{self, FreshTables, WriteTx};
 use crate::search::SnapshotDocs;
 use crate::store::{meta_get, meta_set, Store};
 use crate::{conflicts, demo};
@@ -504,6 +504,10 @@ async fn snapshot<T: Transport>(
 ) -> Result<(), SyncError> {
     let after = meta_get(store.pool(), key::SNAPSHOT_AFTER).await?;
     let mut docs = SearchDocs::start(store).await?;
+    let mut fresh = {
+        let mut conn = store.pool().acquire().await.map_err(crate::Error::from)?;
+        FreshTables::start(&mut conn).await?
+    };
     let mut page = transport.snapshot(after.as_deref(), SNAPSHOT_PAGE).await?;
     let mut total = None;
     loop {
@@ -518,7 +522,7 @@ async fn snapshot<T: Transport>(
             }
         };
         let (applied, next) = tokio::join!(
-            apply_snapshot_page(store, &page, &mut docs, report),
+            apply_snapshot_page(store, &page, &mut docs, &mut fresh, report),
             prefetch
         );
         applied?;
@@ -540,6 +544,7 @@ async fn apply_snapshot_page(
     store: &Store,
     page: &SnapshotResponse,
     docs: &mut SearchDocs,
+    fresh: &mut FreshTables,
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let mut tx = store.write().await?;
@@ -547,7 +552,7 @@ async fn apply_snapshot_page(
     tx.defer_search();
     note_server_time(store, tx.conn(), page.server_time).await?;
     // The page's search text is put together while SQLite inserts its rows.
-    let (applied, ()) = tokio::join!(tx.apply_snapshot_rows(&page.rows), async {
+    let (applied, ()) = tokio::join!(tx.apply_snapshot_rows_into(&page.rows, fresh), async {
         if let Some(docs) = &mut docs.docs {
             docs.add(&page.rows);
         }
