@@ -1,0 +1,214 @@
+//! Behavioural events (the CDP's raw material) as the hub keeps them once accepted:
+//! a Segment-spec event with its index fields pulled out and its body kept verbatim.
+//!
+//! Events are immutable and append-only. They do not travel as [`crate::Change`]s (no
+//! field clocks, no merge): the server numbers each workspace's accepted events in commit
+//! order and devices read that stream with their own cursor (`GET /v1/events/pull`); events a
+//! device loaded offline (`hub events import`) go up with `POST /v1/events/push` and come back
+//! down the stream like any other. `message_id` is the identity everywhere: an event stored
+//! twice is stored once.
+//!
+//! Turning what a client sent into an [`Event`] (type inference, generated messageId,
+//! timestamp correction, batch context) is [`crate::segment`]'s job, shared by the server's
+//! collection endpoints and the device's JSON-lines import.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The six Segment call types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Identify,
+    Track,
+    Page,
+    Screen,
+    Group,
+    Alias,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::Identify,
+        EventType::Track,
+        EventType::Page,
+        EventType::Screen,
+        EventType::Group,
+        EventType::Alias,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Identify => "identify",
+            EventType::Track => "track",
+            EventType::Page => "page",
+            EventType::Screen => "screen",
+            EventType::Group => "group",
+            EventType::Alias => "alias",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// One accepted event.
+///
+/// The typed fields are copies of what `body` holds, normalised (absent, `null` and
+/// non-string ids are `None`; `timestamp` corrected for the sender's clock), so stores can
+/// index them without parsing JSON. `body` is the event exactly as it will be shown and
+/// exported: every field the client sent, unknown ones included, plus the `messageId`,
+/// `type`, `timestamp`, `receivedAt` and merged batch `context` the normalisation settled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub message_id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    /// `track`: the event name ("Order Completed"); `page` / `screen`: the page or screen
+    /// name when given; otherwise `None`.
+    pub name: Option<String>,
+    /// When it happened, on the server's clock.
+    pub timestamp: DateTime<Utc>,
+    /// When the collecting server (or the importing device) accepted it.
+    pub received_at: DateTime<Utc>,
+    pub body: Map<String, Value>,
+}
+
+impl Event {
+    fn object(&self, key: &str) -> Option<&Map<String, Value>> {
+        self.body.get(key).and_then(Value::as_object)
+    }
+
+    /// `properties` of a track, page or screen call.
+    pub fn properties(&self) -> Option<&Map<String, Value>> {
+        self.object("properties")
+    }
+
+    /// `traits` of an identify or group call (Segment also allows them in `context.traits`,
+    /// which is where track calls carry them).
+    pub fn traits(&self) -> Option<&Map<String, Value>> {
+        self.object("traits").or_else(|| {
+            self.context()
+                .and_then(|c| c.get("traits"))
+                .and_then(Value::as_object)
+        })
+    }
+
+    pub fn context(&self) -> Option<&Map<String, Value>> {
+        self.object("context")
+    }
+
+    /// The page path of a page call (`properties.path`, else `context.page.path`), or of
+    /// any call made on a page (`context.page.path`).
+    pub fn page_path(&self) -> Option<&str> {
+        let from_properties = match self.kind {
+            EventType::Page => self
+                .properties()
+                .and_then(|p| p.get("path"))
+                .and_then(Value::as_str),
+            _ => None,
+        };
+        from_properties.or_else(|| {
+            self.context()
+                .and_then(|c| c.get("page"))
+                .and_then(|p| p.get("path"))
+                .and_then(Value::as_str)
+        })
+    }
+}
+
+/// One event of a workspace's stream, with its place in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamedEvent {
+    pub seq: i64,
+    pub event: Event,
+}
+
+/// Default and largest page of `GET /v1/events/pull`.
+pub const DEFAULT_EVENT_PAGE: i64 = 1_000;
+pub const MAX_EVENT_PAGE: i64 = 5_000;
+
+/// `200` body of `GET /v1/events/pull?cursor=SEQ&limit=N`: the events with
+/// `cursor < seq <= next_cursor`, in seq order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventPullResponse {
+    pub events: Vec<StreamedEvent>,
+    pub next_cursor: i64,
+    pub has_more: bool,
+    pub server_time: DateTime<Utc>,
+}
+
+/// Most events in one `POST /v1/events/push`.
+pub const MAX_EVENT_PUSH: usize = 1_000;
+
+/// `POST /v1/events/push` (device token): events a device loaded offline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventPushRequest {
+    pub events: Vec<Event>,
+}
+
+/// `200` body of `POST /v1/events/push`: how many were new and how many were already
+/// stored (same messageId); `suppressed` counts events of erased people, dropped.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventPushResponse {
+    pub stored: u64,
+    pub duplicate: u64,
+    pub suppressed: u64,
+    pub server_time: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(kind: EventType, body: Value) -> Event {
+        Event {
+            message_id: "m1".into(),
+            kind,
+            user_id: None,
+            anonymous_id: Some("a1".into()),
+            name: None,
+            timestamp: Utc::now(),
+            received_at: Utc::now(),
+            body: body.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn page_path_prefers_the_page_calls_own_property() {
+        let page = event(
+            EventType::Page,
+            json!({"properties": {"path": "/pricing"}, "context": {"page": {"path": "/old"}}}),
+        );
+        assert_eq!(page.page_path(), Some("/pricing"));
+        let track = event(
+            EventType::Track,
+            json!({"properties": {"path": "/x"}, "context": {"page": {"path": "/cart"}}}),
+        );
+        assert_eq!(track.page_path(), Some("/cart"));
+        assert_eq!(event(EventType::Track, json!({})).page_path(), None);
+    }
+
+    #[test]
+    fn traits_fall_back_to_the_context() {
+        let track = event(
+            EventType::Track,
+            json!({"context": {"traits": {"email": "a@b.c"}}}),
+        );
+        assert_eq!(track.traits().unwrap()["email"], "a@b.c");
+    }
+
+    #[test]
+    fn the_type_serialises_as_segment_spells_it() {
+        let e = event(EventType::Screen, json!({}));
+        let text = serde_json::to_value(&e).unwrap();
+        assert_eq!(text["type"], "screen");
+        assert_eq!(EventType::parse("alias"), Some(EventType::Alias));
+        assert_eq!(EventType::parse("Alias"), None);
+    }
+}
