@@ -8,6 +8,7 @@ pub mod change;
 pub mod event;
 pub mod hlc;
 pub mod merge;
+pub mod segment;
 pub mod wire;
 
 pub use change::{Change, FieldValue};
