@@ -355,6 +355,14 @@ pub static MERGE: EntityDef = EntityDef {
     ],
 };
 
+/// One identifier of a person (user id, anonymous id, email, phone, external id)
+/// and the contact it resolves to (hub_core::identity, migration 0018).
+pub static IDENTITY: EntityDef = EntityDef {
+    name: "identity",
+    table: "identities",
+    fields: &["contact_id", "kind", "value", "created_at", "deleted_at"],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
@@ -384,6 +392,7 @@ pub static ALL: &[&EntityDef] = &[
     &IMPORT_BATCH,
     &IMPORT_MAPPING,
     &MERGE,
+    &IDENTITY,
 ];
 
 /// Look an entity up by its wire name.

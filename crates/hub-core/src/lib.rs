@@ -22,6 +22,7 @@ pub mod export;
 pub mod filters;
 pub mod forecast;
 pub mod ical;
+pub mod identity;
 pub mod import;
 pub mod merge;
 pub mod money;

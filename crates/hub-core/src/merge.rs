@@ -117,6 +117,14 @@ pub static CONTACT_RELATIONS: &[Relation] = &[
         follow: Follow::Move,
         label: "tickets",
     },
+    // Identifiers (user id, anonymous id, email, ...): their ids are derived from
+    // the identifier, so the two contacts never hold the same row.
+    Relation {
+        entity: &crate::entities::IDENTITY,
+        column: "contact_id",
+        follow: Follow::Move,
+        label: "identities",
+    },
 ];
 
 /// Every reference to a company.
