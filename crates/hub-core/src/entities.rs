@@ -363,6 +363,20 @@ pub static IDENTITY: EntityDef = EntityDef {
     fields: &["contact_id", "kind", "value", "created_at", "deleted_at"],
 };
 
+/// A rule-based segment of contacts (hub_core::segments, migration 0019).
+pub static SEGMENT: EntityDef = EntityDef {
+    name: "segment",
+    table: "segments",
+    fields: &[
+        "name",
+        "rule",
+        "tag_id",
+        "triggers",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
@@ -393,6 +407,7 @@ pub static ALL: &[&EntityDef] = &[
     &IMPORT_MAPPING,
     &MERGE,
     &IDENTITY,
+    &SEGMENT,
 ];
 
 /// Look an entity up by its wire name.

@@ -31,6 +31,7 @@ pub mod pipelines;
 pub mod recurrence;
 pub mod reminders;
 pub mod search;
+pub mod segments;
 pub mod stay_in_touch;
 pub mod store;
 pub mod sync;
