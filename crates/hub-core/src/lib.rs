@@ -18,6 +18,7 @@ pub mod duplicates;
 pub mod email;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod filters;
 pub mod forecast;
