@@ -8,7 +8,10 @@
 //! PostgreSQL, chosen by [`config::DatabaseUrl`]) and answers `GET /healthz`,
 //! `POST /v1/auth/login`, `POST /v1/auth/setup`, `GET /v1/devices` and
 //! `DELETE /v1/devices/{id}`, and syncs changes with `POST /v1/sync/push`,
-//! `GET /v1/sync/pull` and `GET /v1/sync/snapshot` ([`sync`], docs/sync.md). For operators
+//! `GET /v1/sync/pull` and `GET /v1/sync/snapshot` ([`sync`], docs/sync.md). It collects
+//! behavioural events with the Segment HTTP tracking API (`POST /v1/batch`, `/v1/track`, …)
+//! and serves them to devices as a stream (`GET /v1/events/pull`, `POST /v1/events/push`)
+//! ([`events_api`], docs/events.md). For operators
 //! it serves `GET /metrics` (Prometheus text, [`metrics`]) and its own OpenAPI document at
 //! `GET /openapi.json` ([`openapi`]). [`ROUTES`] lists every route; the router is built
 //! from it and a test holds the OpenAPI document to it.
@@ -21,6 +24,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events_api;
 mod health;
 pub mod metrics;
 pub mod openapi;
@@ -66,6 +70,8 @@ pub struct AppState {
     pub db: Database,
     pub passwords: Passwords,
     pub metrics: Arc<Metrics>,
+    /// Per-workspace limit of collected events per second (`--event-rate`).
+    pub event_rate: Arc<events_api::EventRate>,
 }
 
 impl AppState {
@@ -84,7 +90,14 @@ impl AppState {
             db,
             passwords,
             metrics: Arc::new(Metrics::new(backend)),
+            event_rate: Arc::new(events_api::EventRate::new(events_api::DEFAULT_EVENT_RATE)),
         }
+    }
+
+    /// Sets the per-workspace event rate (events per second; 0 = unlimited).
+    pub fn with_event_rate(mut self, per_second: u32) -> Self {
+        self.event_rate = Arc::new(events_api::EventRate::new(per_second));
+        self
     }
 }
 
@@ -104,6 +117,22 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/sync/push", &["POST"]),
     ("/v1/sync/pull", &["GET"]),
     ("/v1/sync/snapshot", &["GET"]),
+    ("/v1/batch", &["POST"]),
+    ("/v1/b", &["POST"]),
+    ("/v1/identify", &["POST"]),
+    ("/v1/i", &["POST"]),
+    ("/v1/track", &["POST"]),
+    ("/v1/t", &["POST"]),
+    ("/v1/page", &["POST"]),
+    ("/v1/p", &["POST"]),
+    ("/v1/screen", &["POST"]),
+    ("/v1/s", &["POST"]),
+    ("/v1/group", &["POST"]),
+    ("/v1/g", &["POST"]),
+    ("/v1/alias", &["POST"]),
+    ("/v1/a", &["POST"]),
+    ("/v1/events/pull", &["GET"]),
+    ("/v1/events/push", &["POST"]),
 ];
 
 /// The handlers of one path of [`ROUTES`].
@@ -119,6 +148,14 @@ fn endpoint(path: &str) -> MethodRouter<AppState> {
         "/v1/sync/push" => post(sync_api::push),
         "/v1/sync/pull" => get(sync_api::pull),
         "/v1/sync/snapshot" => get(sync_api::snapshot),
+        // Segment-compatible collection: the handler reads its call from the route, and
+        // the body itself (its own 4 MB limit, applied after gzip is undone).
+        "/v1/batch" | "/v1/b" | "/v1/identify" | "/v1/i" | "/v1/track" | "/v1/t" | "/v1/page"
+        | "/v1/p" | "/v1/screen" | "/v1/s" | "/v1/group" | "/v1/g" | "/v1/alias" | "/v1/a" => {
+            post(events_api::collect)
+        }
+        "/v1/events/pull" => get(events_api::pull),
+        "/v1/events/push" => post(events_api::push),
         other => panic!("ROUTES lists {other} but endpoint() has no handler for it"),
     }
 }

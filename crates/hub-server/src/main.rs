@@ -103,6 +103,10 @@ struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one).
     #[arg(long, env = "HUB_SERVER_BIND", default_value = DEFAULT_BIND)]
     bind: SocketAddr,
+    /// Collected events per second each workspace may send (Segment API); over it a
+    /// request is answered 429 with Retry-After. Bursts of one second's worth; 0 = no limit.
+    #[arg(long, env = "HUB_SERVER_EVENT_RATE", default_value_t = hub_server::events_api::DEFAULT_EVENT_RATE)]
+    event_rate: u32,
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -213,6 +217,7 @@ async fn open(database: DatabaseArgs) -> anyhow::Result<Database> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let event_rate = args.event_rate;
     let config = ServerConfig {
         bind: args.bind,
         database: args.database.resolve()?,
@@ -232,7 +237,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("database ready (migrations applied)");
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    hub_server::serve(listener, AppState::new(db.clone())).await?;
+    tracing::info!(event_rate, "events per second per workspace (0 = no limit)");
+    hub_server::serve(
+        listener,
+        AppState::new(db.clone()).with_event_rate(event_rate),
+    )
+    .await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

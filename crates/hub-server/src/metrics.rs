@@ -51,6 +51,11 @@ pub struct Metrics {
     logins_ok: AtomicU64,
     logins_unauthorized: AtomicU64,
     logins_refused: AtomicU64,
+    events_accepted: AtomicU64,
+    events_duplicate: AtomicU64,
+    events_dead_lettered: AtomicU64,
+    events_rate_limited: AtomicU64,
+    events_pulled: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -104,6 +109,11 @@ impl Metrics {
             logins_ok: AtomicU64::new(0),
             logins_unauthorized: AtomicU64::new(0),
             logins_refused: AtomicU64::new(0),
+            events_accepted: AtomicU64::new(0),
+            events_duplicate: AtomicU64::new(0),
+            events_dead_lettered: AtomicU64::new(0),
+            events_rate_limited: AtomicU64::new(0),
+            events_pulled: AtomicU64::new(0),
         }
     }
 
@@ -153,6 +163,26 @@ impl Metrics {
             LoginResult::Refused => &self.logins_refused,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What one collection call or event push did (counts only, never an id).
+    pub fn observe_events(&self, accepted: u64, duplicate: u64, dead_lettered: u64) {
+        self.events_accepted.fetch_add(accepted, Ordering::Relaxed);
+        self.events_duplicate
+            .fetch_add(duplicate, Ordering::Relaxed);
+        self.events_dead_lettered
+            .fetch_add(dead_lettered, Ordering::Relaxed);
+    }
+
+    /// A collection call answered 429.
+    pub fn observe_events_rate_limited(&self) {
+        self.events_rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Events returned by one event-stream page.
+    pub fn observe_events_pulled(&self, events: usize) {
+        self.events_pulled
+            .fetch_add(events as u64, Ordering::Relaxed);
     }
 
     /// Everything, in the Prometheus text format.
@@ -276,6 +306,44 @@ impl Metrics {
                 get(counter)
             );
         }
+
+        header(
+            &mut out,
+            "hub_events_total",
+            "counter",
+            "Collected and pushed events by result: accepted (new), duplicate (messageId already stored), dead_lettered (invalid).",
+        );
+        for (result, counter) in [
+            ("accepted", &self.events_accepted),
+            ("duplicate", &self.events_duplicate),
+            ("dead_lettered", &self.events_dead_lettered),
+        ] {
+            let _ = writeln!(
+                out,
+                "hub_events_total{{result=\"{result}\"}} {}",
+                get(counter)
+            );
+        }
+
+        header(
+            &mut out,
+            "hub_events_rate_limited_total",
+            "counter",
+            "Collection requests answered 429 because their workspace exceeded its event rate.",
+        );
+        let _ = writeln!(
+            out,
+            "hub_events_rate_limited_total {}",
+            get(&self.events_rate_limited)
+        );
+
+        header(
+            &mut out,
+            "hub_events_pulled_total",
+            "counter",
+            "Events returned by GET /v1/events/pull.",
+        );
+        let _ = writeln!(out, "hub_events_pulled_total {}", get(&self.events_pulled));
         out
     }
 }

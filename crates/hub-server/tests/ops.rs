@@ -374,6 +374,8 @@ async fn openapi_document_describes_exactly_the_routes() {
         "/v1/sync/push",
         "/v1/sync/pull",
         "/v1/sync/snapshot",
+        "/v1/events/pull",
+        "/v1/events/push",
     ];
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],

@@ -12,8 +12,10 @@
 //! A third backend is a new `impl Storage` plus one variant.
 //!
 //! The sync tables (changes, field versions, conflicts, the commit-ordered sequence) are
-//! written and read by one body of SQL shared by both backends (`sync.rs`).
+//! written and read by one body of SQL shared by both backends (`sync.rs`); so are the
+//! event tables (events, their commit-ordered stream, dead letters: `events.rs`).
 
+pub mod events;
 mod postgres;
 mod sqlite;
 pub(crate) mod sync;
@@ -164,6 +166,14 @@ pub struct SnapshotPage {
     pub total_rows: Option<i64>,
 }
 
+/// One page of `GET /v1/events/pull`: events with `cursor < seq <= next_cursor`.
+#[derive(Clone, Debug)]
+pub struct EventPage {
+    pub events: Vec<hub_protocol::event::StreamedEvent>,
+    pub next_cursor: i64,
+    pub has_more: bool,
+}
+
 /// Everything hub-server stores. Both backends pass the same test suite
 /// (`tests/storage_and_auth.rs`).
 pub trait Storage: Send + Sync {
@@ -249,6 +259,40 @@ pub trait Storage: Send + Sync {
         after: Option<(String, Uuid)>,
         limit: i64,
     ) -> impl Future<Output = StorageResult<SnapshotPage>> + Send;
+    /// The workspace whose event write key this is.
+    fn workspace_by_write_key(
+        &self,
+        write_key: &str,
+    ) -> impl Future<Output = StorageResult<Option<Uuid>>> + Send;
+
+    /// Stores a request's accepted events and dead letters in one transaction. Events
+    /// whose messageId the workspace already has (or that repeat one earlier in `events`)
+    /// are counted as duplicates and not stored again; new ones are numbered from the
+    /// workspace's event counter in commit order. `source` is `collect` or
+    /// `device:<id>`.
+    fn store_events(
+        &self,
+        workspace_id: Uuid,
+        events: &[hub_protocol::Event],
+        dead: &[events::NewDeadLetter],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StorageResult<events::StoredEvents>> + Send;
+
+    /// Events with `seq > cursor` in sequence order (at most `limit`).
+    fn pull_events(
+        &self,
+        workspace_id: Uuid,
+        cursor: i64,
+        limit: i64,
+    ) -> impl Future<Output = StorageResult<EventPage>> + Send;
+
+    /// The workspace's latest dead letters, newest first.
+    fn dead_letters(
+        &self,
+        workspace_id: Uuid,
+        limit: i64,
+    ) -> impl Future<Output = StorageResult<Vec<events::DeadLetter>>> + Send;
 }
 
 /// The backend chosen by the database URL's scheme. Cheap to clone (a pool handle).
@@ -378,5 +422,37 @@ impl Storage for Database {
         limit: i64,
     ) -> StorageResult<SnapshotPage> {
         forward!(self, snapshot_page(workspace_id, after, limit))
+    }
+
+    async fn workspace_by_write_key(&self, write_key: &str) -> StorageResult<Option<Uuid>> {
+        forward!(self, workspace_by_write_key(write_key))
+    }
+
+    async fn store_events(
+        &self,
+        workspace_id: Uuid,
+        events: &[hub_protocol::Event],
+        dead: &[events::NewDeadLetter],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<events::StoredEvents> {
+        forward!(self, store_events(workspace_id, events, dead, source, now))
+    }
+
+    async fn pull_events(
+        &self,
+        workspace_id: Uuid,
+        cursor: i64,
+        limit: i64,
+    ) -> StorageResult<EventPage> {
+        forward!(self, pull_events(workspace_id, cursor, limit))
+    }
+
+    async fn dead_letters(
+        &self,
+        workspace_id: Uuid,
+        limit: i64,
+    ) -> StorageResult<Vec<events::DeadLetter>> {
+        forward!(self, dead_letters(workspace_id, limit))
     }
 }

@@ -270,9 +270,43 @@ impl Storage for PostgresStorage {
     ) -> StorageResult<super::SnapshotPage> {
         self.snapshot_page_impl(workspace_id, after, limit).await
     }
+
+    async fn workspace_by_write_key(&self, write_key: &str) -> StorageResult<Option<Uuid>> {
+        self.workspace_by_write_key_impl(write_key).await
+    }
+
+    async fn store_events(
+        &self,
+        workspace_id: Uuid,
+        events: &[hub_protocol::Event],
+        dead: &[super::events::NewDeadLetter],
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<super::events::StoredEvents> {
+        self.store_events_impl(workspace_id, events, dead, source, now)
+            .await
+    }
+
+    async fn pull_events(
+        &self,
+        workspace_id: Uuid,
+        cursor: i64,
+        limit: i64,
+    ) -> StorageResult<super::EventPage> {
+        self.pull_events_impl(workspace_id, cursor, limit).await
+    }
+
+    async fn dead_letters(
+        &self,
+        workspace_id: Uuid,
+        limit: i64,
+    ) -> StorageResult<Vec<super::events::DeadLetter>> {
+        self.dead_letters_impl(workspace_id, limit).await
+    }
 }
 
 super::sync::sync_storage!(PostgresStorage, same_uuid, json_texts, json_pairs);
+super::events::events_storage!(PostgresStorage, json_texts);
 
 /// The texts of a JSON array parameter, as a subquery.
 fn json_texts(param: &str) -> String {

@@ -1,0 +1,380 @@
+//! The event tables (migration `0005_events`), for both backends from one body of SQL, as
+//! `sync.rs` does for the sync tables: [`events_storage!`] expands the same methods for
+//! each backend, the only difference being how a list of texts is bound (`$texts`).
+//!
+//! Ordering: a store of events first creates or locks its workspace's row of `event_seqs`
+//! (`INSERT … ON CONFLICT DO UPDATE … RETURNING seq`), numbers the new events from there
+//! and stores the new high-water mark before committing. A second store of the same
+//! workspace waits on that row lock (PostgreSQL) or on the database write lock (SQLite), so
+//! sequence order is commit order and a puller reading `seq > cursor` never sees a gap that
+//! fills later. The counter is not `workspaces.sync_seq`: collection and sync pushes do not
+//! wait on each other.
+//!
+//! Speed: one transaction per request with a fixed number of statements (lock, one read of
+//! the already stored messageIds, multi-row inserts of at most [`INSERT_CHUNK`] rows, the
+//! counter update), whatever the batch size.
+
+use chrono::{DateTime, TimeZone, Utc};
+use hub_protocol::event::{Event, EventType, StreamedEvent};
+use serde_json::{Map, Value};
+
+use super::{StorageError, StorageResult};
+
+/// Rows per multi-row INSERT: 11 parameters each stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters.
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+/// Longest `raw` text kept in a dead letter.
+pub const DEAD_LETTER_RAW_CHARS: usize = 16 * 1024;
+
+/// An event that could not be accepted, to keep with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDeadLetter {
+    /// `hub_protocol::segment::SegmentError::code`.
+    pub code: String,
+    pub reason: String,
+    /// The event as sent, cut to [`DEAD_LETTER_RAW_CHARS`] (see [`NewDeadLetter::new`]).
+    pub raw: String,
+    /// Length of the full raw text in bytes.
+    pub raw_bytes: i64,
+}
+
+impl NewDeadLetter {
+    /// Keeps at most [`DEAD_LETTER_RAW_CHARS`] characters of `raw` (at a character
+    /// boundary) and its full length.
+    pub fn new(code: &str, reason: String, raw: &str) -> Self {
+        let cut = raw
+            .char_indices()
+            .nth(DEAD_LETTER_RAW_CHARS)
+            .map_or(raw.len(), |(i, _)| i);
+        Self {
+            code: code.to_owned(),
+            reason,
+            raw: raw[..cut].to_owned(),
+            raw_bytes: raw.len() as i64,
+        }
+    }
+}
+
+/// A stored dead letter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: String,
+    pub received_at: DateTime<Utc>,
+    pub code: String,
+    pub reason: String,
+    pub raw: String,
+    pub raw_bytes: i64,
+    pub source: String,
+}
+
+/// What storing a request's events did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoredEvents {
+    /// New events, now in the stream.
+    pub stored: u64,
+    /// Events whose messageId was already stored (or came earlier in the same request).
+    pub duplicate: u64,
+    pub dead_lettered: u64,
+    /// Seq of the last stored event (the stream's high-water mark after this store), or
+    /// `None` when nothing new was stored.
+    pub last_seq: Option<i64>,
+}
+
+/// A stored event row: (seq, message_id, type, user_id, anonymous_id, name, at_ms,
+/// received_ms, body).
+pub(crate) type EventRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    String,
+);
+
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, message_id, type, user_id, anonymous_id, name, at_ms, received_ms, body";
+
+/// A dead-letter row: (id, received_ms, code, reason, raw, raw_bytes, source).
+pub(crate) type DeadLetterRow = (String, i64, String, String, String, i64, String);
+
+fn corrupt(what: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(what.to_string())
+}
+
+fn from_ms(ms: i64) -> StorageResult<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| corrupt(format!("stored time {ms} ms is out of range")))
+}
+
+/// A body time field as written by [`hub_protocol::segment::format_time`] (exact, to the
+/// nanosecond), else the indexed milliseconds.
+fn body_time(body: &Map<String, Value>, field: &str, ms: i64) -> StorageResult<DateTime<Utc>> {
+    match body
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(hub_protocol::segment::parse_timestamp)
+    {
+        Some(at) => Ok(at),
+        None => from_ms(ms),
+    }
+}
+
+pub(crate) fn event_from_row(row: EventRow) -> StorageResult<StreamedEvent> {
+    let (seq, message_id, kind, user_id, anonymous_id, name, at_ms, received_ms, body) = row;
+    let kind = EventType::parse(&kind).ok_or_else(|| corrupt(format!("event type {kind:?}")))?;
+    let body: Map<String, Value> = serde_json::from_str(&body).map_err(corrupt)?;
+    Ok(StreamedEvent {
+        seq,
+        event: Event {
+            message_id,
+            kind,
+            user_id,
+            anonymous_id,
+            name,
+            timestamp: body_time(&body, "timestamp", at_ms)?,
+            received_at: body_time(&body, "receivedAt", received_ms)?,
+            body,
+        },
+    })
+}
+
+pub(crate) fn dead_letter_from_row(row: DeadLetterRow) -> StorageResult<DeadLetter> {
+    let (id, received_ms, code, reason, raw, raw_bytes, source) = row;
+    Ok(DeadLetter {
+        id,
+        received_at: from_ms(received_ms)?,
+        code,
+        reason,
+        raw,
+        raw_bytes,
+        source,
+    })
+}
+
+/// A new `events` row.
+pub(crate) struct EventInsert<'a> {
+    pub message_id: &'a str,
+    pub kind: &'static str,
+    pub user_id: Option<&'a str>,
+    pub anonymous_id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub at_ms: i64,
+    pub received_ms: i64,
+    pub body: String,
+}
+
+impl<'a> EventInsert<'a> {
+    pub(crate) fn new(event: &'a Event) -> StorageResult<Self> {
+        Ok(Self {
+            message_id: &event.message_id,
+            kind: event.kind.as_str(),
+            user_id: event.user_id.as_deref(),
+            anonymous_id: event.anonymous_id.as_deref(),
+            name: event.name.as_deref(),
+            at_ms: event.timestamp.timestamp_millis(),
+            received_ms: event.received_at.timestamp_millis(),
+            body: serde_json::to_string(&event.body).map_err(corrupt)?,
+        })
+    }
+}
+
+/// Expands `store_events`, `pull_events` and `dead_letters` for one backend.
+/// `$texts(param)` is a subquery yielding the texts of a JSON array bound as `param`.
+macro_rules! events_storage {
+    ($storage:ty, $texts:expr) => {
+        impl $storage {
+            pub(crate) async fn store_events_impl(
+                &self,
+                workspace_id: uuid::Uuid,
+                events: &[hub_protocol::Event],
+                dead: &[$crate::storage::events::NewDeadLetter],
+                source: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::storage::StorageResult<$crate::storage::events::StoredEvents> {
+                use $crate::storage::events::*;
+                use $crate::storage::sync::values_sql;
+                let ws = workspace_id.hyphenated().to_string();
+                let mut outcome = StoredEvents::default();
+                let mut tx = self.pool.begin().await?;
+
+                if !events.is_empty() {
+                    // Lock (or create) the workspace's counter first: serialises stores.
+                    let (start,): (i64,) = sqlx::query_as(
+                        "INSERT INTO event_seqs (workspace_id, seq) VALUES ($1, 0) \
+                         ON CONFLICT (workspace_id) DO UPDATE SET seq = event_seqs.seq \
+                         RETURNING seq",
+                    )
+                    .bind(&ws)
+                    .fetch_one(&mut *tx)
+                    .await?;
+
+                    // Already stored messageIds (a retry), then the first of each new id.
+                    let ids: Vec<&str> = events.iter().map(|e| e.message_id.as_str()).collect();
+                    let ids_json = serde_json::to_string(&ids)
+                        .map_err(|e| $crate::storage::StorageError::Corrupt(e.to_string()))?;
+                    let known: Vec<(String,)> = sqlx::query_as(&format!(
+                        "SELECT message_id FROM events WHERE workspace_id = $1 \
+                         AND message_id IN ({})",
+                        $texts("$2")
+                    ))
+                    .bind(&ws)
+                    .bind(&ids_json)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut seen: std::collections::HashSet<&str> =
+                        known.iter().map(|(id,)| id.as_str()).collect();
+                    let mut rows = Vec::with_capacity(events.len());
+                    for event in events {
+                        if seen.insert(event.message_id.as_str()) {
+                            rows.push(EventInsert::new(event)?);
+                        } else {
+                            outcome.duplicate += 1;
+                        }
+                    }
+
+                    let mut seq = start;
+                    for chunk in rows.chunks(INSERT_CHUNK) {
+                        let sql = format!(
+                            "INSERT INTO events (workspace_id, seq, message_id, type, user_id, \
+                             anonymous_id, name, at_ms, received_ms, body, source) VALUES {} \
+                             ON CONFLICT (workspace_id, message_id) DO NOTHING",
+                            values_sql(chunk.len(), 11)
+                        );
+                        let mut q = sqlx::query(&sql);
+                        for row in chunk {
+                            seq += 1;
+                            q = q
+                                .bind(&ws)
+                                .bind(seq)
+                                .bind(row.message_id)
+                                .bind(row.kind)
+                                .bind(row.user_id)
+                                .bind(row.anonymous_id)
+                                .bind(row.name)
+                                .bind(row.at_ms)
+                                .bind(row.received_ms)
+                                .bind(&row.body)
+                                .bind(source);
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    if seq != start {
+                        sqlx::query("UPDATE event_seqs SET seq = $1 WHERE workspace_id = $2")
+                            .bind(seq)
+                            .bind(&ws)
+                            .execute(&mut *tx)
+                            .await?;
+                        outcome.last_seq = Some(seq);
+                    }
+                    outcome.stored = (seq - start) as u64;
+                }
+
+                for chunk in dead.chunks(INSERT_CHUNK) {
+                    let sql = format!(
+                        "INSERT INTO dead_letters (id, workspace_id, received_ms, code, reason, \
+                         raw, raw_bytes, source) VALUES {}",
+                        values_sql(chunk.len(), 8)
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for letter in chunk {
+                        q = q
+                            .bind(uuid::Uuid::now_v7().hyphenated().to_string())
+                            .bind(&ws)
+                            .bind(now.timestamp_millis())
+                            .bind(&letter.code)
+                            .bind(&letter.reason)
+                            .bind(&letter.raw)
+                            .bind(letter.raw_bytes)
+                            .bind(source);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                outcome.dead_lettered = dead.len() as u64;
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            pub(crate) async fn pull_events_impl(
+                &self,
+                workspace_id: uuid::Uuid,
+                cursor: i64,
+                limit: i64,
+            ) -> $crate::storage::StorageResult<$crate::storage::EventPage> {
+                use $crate::storage::events::*;
+                let ws = workspace_id.hyphenated().to_string();
+                let mut rows: Vec<EventRow> = sqlx::query_as(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND seq > $2 \
+                     ORDER BY seq LIMIT $3"
+                ))
+                .bind(&ws)
+                .bind(cursor)
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let has_more = rows.len() as i64 > limit;
+                rows.truncate(limit as usize);
+                let events = rows
+                    .into_iter()
+                    .map(event_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next_cursor = events.last().map_or(cursor, |e| e.seq);
+                Ok($crate::storage::EventPage {
+                    events,
+                    next_cursor,
+                    has_more,
+                })
+            }
+
+            pub(crate) async fn dead_letters_impl(
+                &self,
+                workspace_id: uuid::Uuid,
+                limit: i64,
+            ) -> $crate::storage::StorageResult<Vec<$crate::storage::events::DeadLetter>> {
+                use $crate::storage::events::*;
+                let rows: Vec<DeadLetterRow> = sqlx::query_as(
+                    "SELECT id, received_ms, code, reason, raw, raw_bytes, source \
+                     FROM dead_letters WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(workspace_id.hyphenated().to_string())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(dead_letter_from_row).collect()
+            }
+
+            pub(crate) async fn workspace_by_write_key_impl(
+                &self,
+                write_key: &str,
+            ) -> $crate::storage::StorageResult<Option<uuid::Uuid>> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT CAST(id AS TEXT) FROM workspaces WHERE write_key = $1")
+                        .bind(write_key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(|(id,)| $crate::storage::sync::uuid(&id)).transpose()
+            }
+        }
+    };
+}
+
+pub(crate) use events_storage;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_raw_text_is_cut_at_a_character_boundary() {
+        let raw = "é".repeat(DEAD_LETTER_RAW_CHARS + 10);
+        let letter = NewDeadLetter::new("too_large", "big".into(), &raw);
+        assert_eq!(letter.raw.chars().count(), DEAD_LETTER_RAW_CHARS);
+        assert_eq!(letter.raw_bytes, raw.len() as i64);
+        let small = NewDeadLetter::new("x", "y".into(), "{}");
+        assert_eq!(small.raw, "{}");
+    }
+}
