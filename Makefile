@@ -22,7 +22,7 @@ DEMO_CONTACTS ?= 2000
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
 .PHONY: help run test bench fmt lint e2e setup setup-test ui build \
-	fmt-check clippy cargo-test check-types ui-check ui-test ui-e2e hub-e2e
+	fmt-check clippy cargo-test check-types ui-check ui-test ui-e2e hub-e2e segment-client
 
 help:
 	@echo 'make run     build and start the desktop app (demo data on an empty database)'
@@ -39,7 +39,7 @@ run: setup build
 	$(APP)
 
 # Order: cheap checks first, the WebDriver suite last so its summary closes the output.
-test: setup-test fmt-check clippy cargo-test check-types ui-check ui-test build ui-e2e
+test: setup-test fmt-check clippy cargo-test check-types ui-check ui-test build segment-client ui-e2e
 
 ## Other entry points
 
@@ -89,6 +89,10 @@ ui-test:
 
 hub-e2e:
 	$(CARGO) test --locked -p hub-e2e
+
+# Segment's analytics-python (PyPI, in a venv under target/) against a real hub-server.
+segment-client:
+	HUB_SERVER_BIN=$(TARGET_DIR)/debug/hub-server tests/segment/run.sh
 
 ui-e2e:
 	tests/ui/run.sh
