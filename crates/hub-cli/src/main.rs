@@ -4,9 +4,11 @@
 
 mod company;
 mod conflicts;
+mod consent;
 mod contact;
 mod deal;
 mod duplicates;
+mod events;
 mod export;
 mod field;
 mod import;
@@ -14,6 +16,7 @@ mod log;
 mod output;
 mod pipeline;
 mod reminder;
+mod segment;
 mod sync;
 mod tag;
 mod ticket;
@@ -80,6 +83,9 @@ enum Command {
     /// Support tickets: add, list, show, update, comment, delete
     #[command(subcommand)]
     Ticket(ticket::TicketCommand),
+    /// Rule-based segments of contacts that update live and tag their members: create, list, show, members
+    #[command(subcommand)]
+    Segment(segment::SegmentCommand),
     /// A contact's, company's or deal's timeline, newest first
     Timeline(timeline::TimelineArgs),
     /// Stay in touch with a contact every N days; who is due for a follow-up
@@ -118,6 +124,15 @@ enum Command {
     /// The workspace's devices on the sync server
     #[command(subcommand)]
     Devices(sync::DevicesCommand),
+    /// Behavioural events: import a Segment JSON-lines file, status
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Identity resolution: warnings (profiles not merged automatically), a contact's identifiers
+    #[command(subcommand)]
+    Identity(events::IdentityCommand),
+    /// Consent per purpose (email marketing, advertising, analytics, sale): record, show
+    #[command(subcommand)]
+    Consent(consent::ConsentCommand),
 }
 
 #[derive(clap::Args)]
@@ -165,6 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contact(cmd) => contact::run(&store, cmd).await,
         Command::Company(cmd) => company::run(&store, cmd).await,
         Command::Tag(cmd) => tag::run(&store, cmd).await,
+        Command::Consent(cmd) => consent::run(&store, cmd).await,
         Command::Field(cmd) => field::run(&store, cmd).await,
         Command::View(cmd) => view::run(&store, cmd).await,
         Command::Reminder(cmd) => reminder::run(&store, cmd).await,
@@ -174,6 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rate(cmd) => deal::run_rate(&store, cmd).await,
         Command::Log(cmd) => log::run(&store, cmd).await,
         Command::Ticket(cmd) => ticket::run(&store, cmd).await,
+        Command::Segment(cmd) => segment::run(&store, cmd).await,
         Command::Timeline(args) => timeline::run_timeline(&store, args).await,
         Command::StayInTouch(cmd) => timeline::run_stay_in_touch(&store, cmd).await,
         Command::Today(args) => today::run(&store, args).await,
@@ -189,6 +206,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(cmd) => duplicates::run(&store, cmd).await,
         Command::Import(cmd) => import::run(&store, cmd).await,
         Command::Devices(cmd) => sync::devices(&store, cmd).await,
+        Command::Events(cmd) => events::run(&store, cmd).await,
+        Command::Identity(cmd) => events::run_identity(&store, cmd).await,
     };
     store.close().await;
     result

@@ -377,6 +377,23 @@ pub static SEGMENT: EntityDef = EntityDef {
     ],
 };
 
+/// A consent decision (hub_core::consent): append-only, never edited.
+pub static CONSENT_RECORD: EntityDef = EntityDef {
+    name: "consent_record",
+    table: "consent_records",
+    fields: &[
+        "contact_id",
+        "purpose",
+        "status",
+        "source",
+        "decided_at",
+        "recorded_by",
+        "evidence",
+        "created_at",
+        "deleted_at",
+    ],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
@@ -408,6 +425,7 @@ pub static ALL: &[&EntityDef] = &[
     &MERGE,
     &IDENTITY,
     &SEGMENT,
+    &CONSENT_RECORD,
 ];
 
 /// Look an entity up by its wire name.

@@ -8,6 +8,7 @@ pub mod activities;
 pub mod changes;
 pub mod companies;
 pub mod conflicts;
+pub mod consent;
 pub mod contact_details;
 pub mod contacts;
 pub mod credentials;
