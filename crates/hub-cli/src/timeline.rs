@@ -1,6 +1,6 @@
-//! `hub timeline contact|company|deal ID` and `hub stay-in-touch ...`.
+//! `hub timeline [contact|company|deal] ID` and `hub stay-in-touch ...`.
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use hub_core::stay_in_touch::{self, DueContact, StayInTouch};
 use hub_core::timeline::{
     self, EntryDetail, EntryKind, TimelineEntry, TimelineOf, TimelinePage, TimelineQuery,
@@ -11,22 +11,17 @@ use uuid::Uuid;
 use crate::log::{company_id, headline, parse_time};
 use crate::output;
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Record {
-    Contact,
-    Company,
-    Deal,
-}
-
 #[derive(Args)]
 pub struct TimelineArgs {
-    /// Whose timeline
-    #[arg(value_enum)]
-    record: Record,
+    /// Whose timeline: contact, company or deal, then its id; a contact's id alone
+    /// is enough (`hub timeline CONTACT_ID`)
+    #[arg(value_name = "RECORD|CONTACT_ID")]
+    record: String,
     /// Its id (a company: id or name)
-    id: String,
+    id: Option<String>,
     /// Only these kinds (repeatable or comma-separated): call, email, meeting, note,
-    /// ticket_opened, ticket_closed, ticket_comment, stage_change; groups: activity, ticket
+    /// ticket_opened, ticket_closed, ticket_comment, stage_change, page_view, screen_view,
+    /// event, identified, group, alias; groups: activity, ticket, behaviour
     #[arg(long = "kind", value_name = "KIND")]
     kinds: Vec<String>,
     /// Entries per page (1-500)
@@ -43,15 +38,26 @@ pub struct TimelineArgs {
 }
 
 pub async fn run_timeline(store: &Store, args: TimelineArgs) -> anyhow::Result<()> {
+    let (record, id) = match &args.id {
+        Some(id) => (args.record.trim().to_lowercase(), id.clone()),
+        None => ("contact".to_owned(), args.record.clone()),
+    };
     let parse_id = |field: &str| -> anyhow::Result<Uuid> {
-        Uuid::parse_str(args.id.trim()).map_err(|_| {
-            hub_core::Error::invalid(field, format!("\"{}\" is not an id", args.id.trim())).into()
+        Uuid::parse_str(id.trim()).map_err(|_| {
+            hub_core::Error::invalid(field, format!("\"{}\" is not an id", id.trim())).into()
         })
     };
-    let of = match args.record {
-        Record::Contact => TimelineOf::Contact(parse_id("contact_id")?),
-        Record::Company => TimelineOf::Company(company_id(store, &args.id).await?),
-        Record::Deal => TimelineOf::Deal(parse_id("deal_id")?),
+    let of = match record.as_str() {
+        "contact" => TimelineOf::Contact(parse_id("contact_id")?),
+        "company" => TimelineOf::Company(company_id(store, &id).await?),
+        "deal" => TimelineOf::Deal(parse_id("deal_id")?),
+        other => {
+            return Err(hub_core::Error::invalid(
+                "record",
+                format!("\"{other}\" is not contact, company or deal"),
+            )
+            .into())
+        }
     };
     let mut kinds = Vec::new();
     for k in args.kinds.iter().flat_map(|k| k.split(',')) {
@@ -127,6 +133,7 @@ pub fn summary(e: &TimelineEntry) -> String {
             comment.author.as_deref().unwrap_or("?"),
             first_line(&comment.body)
         ),
+        EntryDetail::Event { event } => behaviour(event),
         EntryDetail::StageChange { change } => match &change.from_stage {
             Some(from) => format!(
                 "{}: {} → {}",
@@ -148,6 +155,62 @@ pub fn summary(e: &TimelineEntry) -> String {
                     .unwrap_or("?")
             ),
         },
+    }
+}
+
+/// One line for a behavioural event: what, where, and as whom.
+fn behaviour(e: &hub_core::timeline::BehaviourEvent) -> String {
+    let what = match e.call.as_str() {
+        "page" => format!(
+            "Viewed {}",
+            e.path.as_deref().or(e.name.as_deref()).unwrap_or("a page")
+        ),
+        "screen" => format!("Viewed screen {}", e.name.as_deref().unwrap_or("?")),
+        "track" => {
+            let mut s = e.name.clone().unwrap_or_else(|| "Event".into());
+            if let Some(p) = &e.path {
+                s.push_str(&format!(" on {p}"));
+            }
+            s
+        }
+        "identify" => {
+            let traits = e.body.get("traits").and_then(|t| t.as_object());
+            let mut keys: Vec<&str> = traits
+                .map(|t| t.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            keys.sort_unstable();
+            if keys.is_empty() {
+                "Identified".to_owned()
+            } else {
+                format!("Identified ({})", keys.join(", "))
+            }
+        }
+        "group" => format!(
+            "Joined group {}",
+            e.body
+                .get("groupId")
+                .map(|g| g
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| g.to_string()))
+                .unwrap_or_default()
+        ),
+        "alias" => format!(
+            "Alias of {}",
+            e.body
+                .get("previousId")
+                .map(|g| g
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| g.to_string()))
+                .unwrap_or_default()
+        ),
+        other => other.to_owned(),
+    };
+    match (&e.user_id, &e.anonymous_id) {
+        (Some(u), _) => format!("{what} [user {u}]"),
+        (None, Some(a)) => format!("{what} [anonymous {a}]"),
+        _ => what,
     }
 }
 

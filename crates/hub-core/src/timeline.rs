@@ -12,6 +12,7 @@
 //! | `ticket_closed` | `tickets` (resolved or closed) | `closed_at` | its contact, company |
 //! | `ticket_comment` | `ticket_comments` | `created_at` | the ticket's contact, company |
 //! | `stage_change` | `deal_stage_changes` (a deal's creation too, from no stage) | `changed_at` | the deal, its contact, its company |
+//! | `page_view`, `screen_view`, `event` (track), `identified`, `group`, `alias` | `events` (behavioural, hub_core::events) | `at_ms` | the contact it resolved to (`contact_rk`) |
 //!
 //! # Paging
 //! Entries are ordered by `(at, key)` descending, where `key` is unique per
@@ -60,10 +61,17 @@ pub enum EntryKind {
     TicketClosed,
     TicketComment,
     StageChange,
+    /// Behavioural events (Segment calls resolved to the contact).
+    PageView,
+    ScreenView,
+    Event,
+    Identified,
+    Group,
+    Alias,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 8] = [
+    pub const ALL: [EntryKind; 14] = [
         EntryKind::Call,
         EntryKind::Email,
         EntryKind::Meeting,
@@ -72,6 +80,22 @@ impl EntryKind {
         EntryKind::TicketClosed,
         EntryKind::TicketComment,
         EntryKind::StageChange,
+        EntryKind::PageView,
+        EntryKind::ScreenView,
+        EntryKind::Event,
+        EntryKind::Identified,
+        EntryKind::Group,
+        EntryKind::Alias,
+    ];
+
+    /// The behavioural kinds, each with the Segment call type it shows.
+    pub const BEHAVIOUR: [(EntryKind, &'static str); 6] = [
+        (EntryKind::PageView, "page"),
+        (EntryKind::ScreenView, "screen"),
+        (EntryKind::Event, "track"),
+        (EntryKind::Identified, "identify"),
+        (EntryKind::Group, "group"),
+        (EntryKind::Alias, "alias"),
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +108,12 @@ impl EntryKind {
             EntryKind::TicketClosed => "ticket_closed",
             EntryKind::TicketComment => "ticket_comment",
             EntryKind::StageChange => "stage_change",
+            EntryKind::PageView => "page_view",
+            EntryKind::ScreenView => "screen_view",
+            EntryKind::Event => "event",
+            EntryKind::Identified => "identified",
+            EntryKind::Group => "group",
+            EntryKind::Alias => "alias",
         }
     }
 
@@ -114,6 +144,13 @@ impl EntryKind {
                 EntryKind::TicketComment,
             ]),
             "comment" => Ok(vec![EntryKind::TicketComment]),
+            "behaviour" | "behavior" | "events" | "tracking" => {
+                Ok(Self::BEHAVIOUR.iter().map(|(k, _)| *k).collect())
+            }
+            "page" | "pages" => Ok(vec![EntryKind::PageView]),
+            "screen" => Ok(vec![EntryKind::ScreenView]),
+            "track" => Ok(vec![EntryKind::Event]),
+            "identify" => Ok(vec![EntryKind::Identified]),
             _ => Self::ALL
                 .into_iter()
                 .find(|k| k.as_str() == t)
@@ -123,7 +160,7 @@ impl EntryKind {
                     Error::invalid(
                         "kind",
                         format!(
-                            "\"{}\" is not a timeline kind ({}, or activity, ticket)",
+                            "\"{}\" is not a timeline kind ({}, or activity, ticket, behaviour)",
                             text.trim(),
                             names.join(", ")
                         ),
@@ -164,6 +201,28 @@ pub enum EntryDetail {
     StageChange {
         change: StageMove,
     },
+    /// A behavioural event (page view, screen view, track, identify, group, alias).
+    Event {
+        event: BehaviourEvent,
+    },
+}
+
+/// A behavioural event as the timeline shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BehaviourEvent {
+    pub message_id: String,
+    /// The Segment call: identify, track, page, screen, group, alias.
+    pub call: String,
+    /// track: the event name; page/screen: the name when given.
+    pub name: Option<String>,
+    /// The page path (page calls, and calls made on a page).
+    pub path: Option<String>,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    /// The event as received (properties, traits, context…), verbatim.
+    #[ts(type = "Record<string, unknown>")]
+    pub body: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -317,6 +376,44 @@ fn arms(of: TimelineOf, kinds: &[EntryKind], cursor: bool) -> Vec<String> {
         }
     }
 
+    let calls: Vec<String> = EntryKind::BEHAVIOUR
+        .iter()
+        .filter(|(k, _)| wanted(*k))
+        .map(|(_, call)| format!("'{call}'"))
+        .collect();
+    if let (TimelineOf::Contact(_), false) = (of, calls.is_empty()) {
+        // Times are unix ms here: the cursor's text time (always time_text's
+        // `YYYY-MM-DDTHH:MM:SS.mmmZ`) is turned into ms, and the entry's ms into that
+        // text, so the page merge compares like with like. Keys `e<rk>` (zero-padded)
+        // follow the index's order (contact_rk, at_ms, rk).
+        let type_filter = if calls.len() == EntryKind::BEHAVIOUR.len() {
+            String::new()
+        } else {
+            format!("AND e.type IN ({})", calls.join(", "))
+        };
+        let cursor_ms =
+            "(CAST(strftime('%s', ?2) AS INTEGER) * 1000 + CAST(substr(?2, 21, 3) AS INTEGER))";
+        let before = if cursor {
+            format!(
+                "AND e.at_ms <= {cursor_ms} AND (e.at_ms < {cursor_ms} OR printf('e%019d', e.rk) < ?3)"
+            )
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "SELECT * FROM (SELECT 'event' AS src,
+                    CASE e.type WHEN 'page' THEN 'page_view' WHEN 'screen' THEN 'screen_view'
+                                WHEN 'track' THEN 'event' WHEN 'identify' THEN 'identified'
+                                ELSE e.type END AS kind,
+                    strftime('%Y-%m-%dT%H:%M:%S', e.at_ms / 1000, 'unixepoch')
+                        || printf('.%03dZ', e.at_ms % 1000) AS at,
+                    printf('e%019d', e.rk) AS key, CAST(e.rk AS TEXT) AS row_id
+               FROM events e
+              WHERE e.contact_rk = (SELECT rk FROM contacts WHERE id = ?1) {type_filter} {before}
+              ORDER BY e.at_ms DESC, e.rk DESC LIMIT ?4)"
+        ));
+    }
+
     if wanted(EntryKind::StageChange) {
         let from_where = match of {
             TimelineOf::Deal(_) => {
@@ -448,6 +545,7 @@ async fn hydrate(
         .map(|t| (t.id.to_string(), t))
         .collect();
     let changes = stage_changes(&mut *conn, &ids_of("stage_change")).await?;
+    let events = behaviour_events(&mut *conn, &ids_of("event")).await?;
 
     let mut entries = Vec::with_capacity(rows.len());
     for (src, kind, at, key, row_id) in rows {
@@ -474,6 +572,10 @@ async fn hydrate(
                 .get(&row_id)
                 .cloned()
                 .map(|change| EntryDetail::StageChange { change }),
+            "event" => events
+                .get(&row_id)
+                .cloned()
+                .map(|event| EntryDetail::Event { event }),
             _ => None,
         };
         let kind = EntryKind::ALL.into_iter().find(|k| k.as_str() == kind);
@@ -487,6 +589,51 @@ async fn hydrate(
         }
     }
     Ok(entries)
+}
+
+type EventRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// The events of a page, by `rk` (as text, the rows' `row_id`).
+async fn behaviour_events(
+    conn: &mut SqliteConnection,
+    rks: &[String],
+) -> Result<HashMap<String, BehaviourEvent>> {
+    if rks.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT rk, message_id, type, name, path, user_id, anonymous_id, body FROM events
+          WHERE rk IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(rks).unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(rk, message_id, call, name, path, user_id, anonymous_id, body)| {
+                let event = BehaviourEvent {
+                    message_id,
+                    call,
+                    name,
+                    path,
+                    user_id,
+                    anonymous_id,
+                    body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                };
+                (rk.to_string(), event)
+            },
+        )
+        .collect())
 }
 
 type StageRow = (
@@ -977,6 +1124,150 @@ mod tests {
                 .any(|d| d.contains("USING INDEX activities_contact_time")
                     && d.contains("contact_id=?")
                     && d.contains("occurred_at")),
+            "{plan:#?}"
+        );
+    }
+
+    /// Behavioural events of `who` (linked by an identity), `n` of them from `base`,
+    /// three per millisecond.
+    async fn events_for(store: &Store, who: Uuid, anon: &str, n: usize, base: DateTime<Utc>) {
+        let mut tx = store.write().await.unwrap();
+        tx.insert(
+            &crate::entities::IDENTITY,
+            crate::identity::identity_id("anonymous_id", anon),
+            vec![
+                ("contact_id", json!(who.to_string())),
+                ("kind", json!("anonymous_id")),
+                ("value", json!(anon)),
+            ],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let calls = ["page", "track", "screen", "identify"];
+        let events: Vec<hub_protocol::event::Event> = (0..n)
+            .map(|i| {
+                let at = base + chrono::Duration::milliseconds((i / 3) as i64 * 7);
+                let call = calls[i % 4];
+                let mut body = json!({"type": call, "anonymousId": anon,
+                    "messageId": format!("{anon}-{i}"), "timestamp": time_text(at),
+                    "properties": {"path": format!("/p/{i}")}});
+                if call == "track" {
+                    body["event"] = json!("Clicked");
+                }
+                hub_protocol::segment::normalise(
+                    body,
+                    &hub_protocol::segment::Options::single(Utc::now()),
+                )
+                .unwrap()
+            })
+            .collect();
+        crate::events::store(store, &events).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn behavioural_events_join_the_contacts_timeline_filtered_and_paged() {
+        let store = Store::open_in_memory().await.unwrap();
+        let ada = contact(&store, "Ada", None).await;
+        let bob = contact(&store, "Bob", None).await;
+        let base: DateTime<Utc> = "2026-01-01T10:00:00Z".parse().unwrap();
+        events_for(&store, ada.id, "anon-ada", 8, base).await;
+        events_for(&store, bob.id, "anon-bob", 5, base).await;
+        // A call between the events' times (the events span 14 ms).
+        let call = log(
+            &store,
+            ActivityKind::Call,
+            ada.id,
+            "2026-01-01T10:00:00.010Z",
+        )
+        .await;
+
+        let entries = all(&store, TimelineOf::Contact(ada.id), vec![], 3).await;
+        assert_eq!(entries.len(), 9);
+        assert!(entries
+            .windows(2)
+            .all(|w| (w[0].at, &w[0].key) > (w[1].at, &w[1].key)));
+        let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+        // Newest first; within one millisecond, the later stored first.
+        assert_eq!(
+            kinds,
+            [
+                "identified",
+                "screen_view",
+                "call",
+                "event",
+                "page_view",
+                "identified",
+                "screen_view",
+                "event",
+                "page_view"
+            ]
+        );
+        assert_eq!(entries[2].key, call.id.to_string());
+        let EntryDetail::Event { event } = &entries[0].detail else {
+            panic!("{:?}", entries[0]);
+        };
+        assert_eq!(event.anonymous_id.as_deref(), Some("anon-ada"));
+        assert_eq!(event.body["properties"]["path"], json!("/p/7"));
+        assert_eq!(event.call, "identify");
+
+        let pages = all(
+            &store,
+            TimelineOf::Contact(ada.id),
+            EntryKind::parse_filter("page").unwrap(),
+            1,
+        )
+        .await;
+        assert_eq!(pages.len(), 2);
+        assert!(pages.iter().all(|e| e.kind == EntryKind::PageView));
+        let behaviour = all(
+            &store,
+            TimelineOf::Contact(ada.id),
+            EntryKind::parse_filter("behaviour").unwrap(),
+            50,
+        )
+        .await;
+        assert_eq!(behaviour.len(), 8);
+        // Events never show on a company's or deal's timeline (nor on Bob's from Ada).
+        assert_eq!(
+            all(&store, TimelineOf::Contact(bob.id), vec![], 50)
+                .await
+                .len(),
+            5
+        );
+    }
+
+    /// 10,000 events on one contact: every page from a range scan of
+    /// events_contact_time, each event once, in order.
+    #[tokio::test]
+    async fn ten_thousand_events_page_in_order_on_the_index() {
+        let store = Store::open_in_memory().await.unwrap();
+        let ada = contact(&store, "Ada", None).await;
+        let base: DateTime<Utc> = "2025-06-01T00:00:00Z".parse().unwrap();
+        events_for(&store, ada.id, "anon-ada", 10_000, base).await;
+        let started = std::time::Instant::now();
+        let entries = all(&store, TimelineOf::Contact(ada.id), vec![], 100).await;
+        eprintln!("10k events in 100 pages: {:?}", started.elapsed());
+        assert_eq!(entries.len(), 10_000);
+        assert!(entries
+            .windows(2)
+            .all(|w| (w[0].at, &w[0].key) > (w[1].at, &w[1].key)));
+        let sql = page_sql(TimelineOf::Contact(ada.id), &[], true).unwrap();
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind(ada.id.to_string())
+                .bind("2025-06-01T00:00:01.000Z")
+                .bind("x")
+                .bind(101)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|r| r.3).collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING INDEX events_contact_time")
+                    && d.contains("contact_rk=?")
+                    && d.contains("at_ms<?")),
             "{plan:#?}"
         );
     }
