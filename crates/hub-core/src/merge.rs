@@ -125,6 +125,14 @@ pub static CONTACT_RELATIONS: &[Relation] = &[
         follow: Follow::Move,
         label: "identities",
     },
+    // Consent decisions are the person's, whichever record they were noted on: the
+    // survivor carries all of them and the latest per purpose is in force.
+    Relation {
+        entity: &crate::entities::CONSENT_RECORD,
+        column: "contact_id",
+        follow: Follow::Move,
+        label: "consent decisions",
+    },
 ];
 
 /// Every reference to a company.
