@@ -81,7 +81,7 @@ pub async fn store_in(
     let mut fresh: Vec<(Option<i64>, &Event)> = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
-            "SELECT message_id, seq IS NULL FROM events WHERE message_id IN ({})",
+            "SELECT message_id, seq IS NULL OR seq <= 0 FROM events WHERE message_id IN ({})",
             vec!["?"; chunk.len()].join(", ")
         );
         let mut query = sqlx::query_as::<Sqlite, (String, bool)>(&sql);
@@ -99,7 +99,9 @@ pub async fn store_in(
             if known.contains(&event.message_id) || !seen.insert(event.message_id.as_str()) {
                 report.duplicate += 1;
                 if let (Some(seq), true) = (seq, unsent.contains(&event.message_id)) {
-                    sqlx::query("UPDATE events SET seq = ? WHERE message_id = ? AND seq IS NULL")
+                    sqlx::query(
+                        "UPDATE events SET seq = ? WHERE message_id = ? AND (seq IS NULL OR seq <= 0)",
+                    )
                         .bind(seq)
                         .bind(event.message_id.as_str())
                         .execute(tx.conn())

@@ -162,6 +162,34 @@ impl Transport for Faulty {
             _ => self.inner.snapshot(after, limit).await,
         }
     }
+
+    // Behavioural events: the same faults as changes (a push dropped or its answer
+    // lost, a pull page lost); events are stored by message id, so a retry is harmless.
+    async fn events_push(
+        &self,
+        events: &[hub_protocol::event::Event],
+    ) -> Result<hub_protocol::event::EventPushResponse, SyncError> {
+        match self.take(&[Fault::DropRequest, Fault::LoseResponse]) {
+            Fault::DropRequest => Err(SyncError::Offline("request dropped".into())),
+            Fault::LoseResponse => {
+                self.inner.events_push(events).await?;
+                Err(SyncError::Offline("response lost".into()))
+            }
+            _ => self.inner.events_push(events).await,
+        }
+    }
+
+    async fn events_pull(
+        &self,
+        cursor: i64,
+        limit: i64,
+    ) -> Result<hub_protocol::event::EventPullResponse, SyncError> {
+        let page = self.inner.events_pull(cursor, limit).await?;
+        match self.take(&[Fault::LosePullPage]) {
+            Fault::LosePullPage => Err(SyncError::Offline("page lost".into())),
+            _ => Ok(page),
+        }
+    }
 }
 
 /// One local write of one field, as the test made it.

@@ -11,6 +11,7 @@
 //! The account (server, workspace, email) lives in the store's `meta`; the
 //! device token does not: callers keep it with [`crate::credentials`].
 
+pub mod events;
 mod transport;
 
 use std::time::Duration;
@@ -389,6 +390,7 @@ async fn round<T: Transport>(
         snapshot(store, transport, progress, &mut report).await?;
     }
     pull(store, transport, progress, &mut report).await?;
+    events::sync(store, transport).await?;
     Ok(report)
 }
 

@@ -10,6 +10,7 @@ use hub_protocol::wire::{
     ClockAheadBody, DeviceList, ErrorBody, LoginRequest, LoginResponse, PullResponse, PushRequest,
     PushResponse, SnapshotResponse,
 };
+use hub_protocol::event::{Event, EventPullResponse, EventPushRequest, EventPushResponse};
 use hub_protocol::Change;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -40,6 +41,17 @@ pub trait Transport {
         after: Option<&str>,
         limit: i64,
     ) -> impl Future<Output = Result<SnapshotResponse, SyncError>>;
+    /// `POST /v1/events/push`: behavioural events loaded on this device.
+    fn events_push(
+        &self,
+        events: &[Event],
+    ) -> impl Future<Output = Result<EventPushResponse, SyncError>>;
+    /// `GET /v1/events/pull`: the workspace's event stream after `cursor`.
+    fn events_pull(
+        &self,
+        cursor: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<EventPullResponse, SyncError>>;
 }
 
 /// The sync server over HTTP(S), with a device token.
@@ -197,6 +209,34 @@ impl Transport for HttpTransport {
             request = request.query(&[("after", after)]);
         }
         let response = request.send().await.map_err(offline)?;
+        decode(response).await
+    }
+
+    async fn events_push(&self, events: &[Event]) -> Result<EventPushResponse, SyncError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/events/push", self.base))
+            .bearer_auth(&self.token)
+            .json(&EventPushRequest {
+                events: events.to_vec(),
+            })
+            .send()
+            .await
+            .map_err(offline)?;
+        decode(response).await
+    }
+
+    async fn events_pull(&self, cursor: i64, limit: i64) -> Result<EventPullResponse, SyncError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/v1/events/pull?cursor={cursor}&limit={limit}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(offline)?;
         decode(response).await
     }
 }
