@@ -277,80 +277,30 @@ impl<'a> Options<'a> {
 /// occurrences ("Button Clicked" twice), so each gets a fresh UUIDv7 instead; such an
 /// event cannot be deduplicated if its sender retries it (nothing identifies it).
 pub fn normalise(raw: Value, options: &Options<'_>) -> Result<Event, SegmentError> {
+    normalise_or_return(raw, options).map_err(|(err, _)| err)
+}
+
+/// [`normalise`], but a refused event comes back with the reason, as it was sent (for its
+/// dead letter), without a copy being made up front.
+pub fn normalise_or_return(
+    raw: Value,
+    options: &Options<'_>,
+) -> Result<Event, (SegmentError, Value)> {
     let Value::Object(mut body) = raw else {
-        return Err(SegmentError::NotAnObject);
+        return Err((SegmentError::NotAnObject, raw));
     };
-    let bytes = json_len(&body);
-    if bytes > MAX_EVENT_BYTES {
-        return Err(SegmentError::TooLarge {
-            bytes,
-            limit: MAX_EVENT_BYTES,
-        });
-    }
+    let Checked {
+        kind,
+        user_id,
+        anonymous_id,
+        name,
+        timestamp,
+        message_id,
+    } = match check(&body, options) {
+        Ok(checked) => checked,
+        Err(err) => return Err((err, Value::Object(body))),
+    };
     body.remove("writeKey");
-
-    let kind = event_type(&body, options.implied_type)?;
-    for field in ["properties", "traits", "context", "integrations"] {
-        match body.get(field) {
-            None | Some(Value::Null) | Some(Value::Object(_)) => {}
-            Some(_) => {
-                return Err(SegmentError::BadField {
-                    field,
-                    expected: "an object",
-                })
-            }
-        }
-    }
-
-    let user_id = id_field(&body, "userId")?;
-    let anonymous_id = id_field(&body, "anonymousId")?;
-    if user_id.is_none() && anonymous_id.is_none() {
-        return Err(SegmentError::MissingIdentity(kind.as_str()));
-    }
-    let name = match kind {
-        EventType::Track => match body.get("event") {
-            Some(Value::String(name)) if !name.trim().is_empty() => Some(name.clone()),
-            _ => return Err(SegmentError::MissingEventName),
-        },
-        EventType::Page | EventType::Screen => match body.get("name") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(name)) => Some(name.clone()).filter(|n| !n.is_empty()),
-            Some(_) => {
-                return Err(SegmentError::BadField {
-                    field: "name",
-                    expected: "a string",
-                })
-            }
-        },
-        _ => None,
-    };
-    match kind {
-        EventType::Alias if id_field(&body, "previousId")?.is_none() => {
-            return Err(SegmentError::MissingPreviousId)
-        }
-        EventType::Group if id_field(&body, "groupId")?.is_none() => {
-            return Err(SegmentError::MissingGroupId)
-        }
-        _ => {}
-    }
-
-    let timestamp = settle_timestamp(&body, options)?;
-
-    let message_id = match body.get("messageId") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(id)) if id.trim().is_empty() => None,
-        Some(Value::String(id)) => Some(id.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err(SegmentError::BadId { field: "messageId" }),
-    };
-    if let Some(id) = &message_id {
-        if id.chars().count() > MAX_MESSAGE_ID_CHARS {
-            return Err(SegmentError::IdTooLong {
-                field: "messageId",
-                limit: MAX_MESSAGE_ID_CHARS,
-            });
-        }
-    }
 
     if let Some(batch) = options.batch_context {
         match body.get_mut("context") {
@@ -384,6 +334,99 @@ pub fn normalise(raw: Value, options: &Options<'_>) -> Result<Event, SegmentErro
         timestamp,
         received_at: options.received_at,
         body,
+    })
+}
+
+/// What [`check`] settled about a valid event.
+struct Checked {
+    kind: EventType,
+    user_id: Option<String>,
+    anonymous_id: Option<String>,
+    name: Option<String>,
+    timestamp: DateTime<Utc>,
+    message_id: Option<String>,
+}
+
+/// Every rule an event must pass, read-only.
+fn check(body: &Map<String, Value>, options: &Options<'_>) -> Result<Checked, SegmentError> {
+    let bytes = json_len(body);
+    if bytes > MAX_EVENT_BYTES {
+        return Err(SegmentError::TooLarge {
+            bytes,
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+
+    let kind = event_type(body, options.implied_type)?;
+    for field in ["properties", "traits", "context", "integrations"] {
+        match body.get(field) {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(_) => {
+                return Err(SegmentError::BadField {
+                    field,
+                    expected: "an object",
+                })
+            }
+        }
+    }
+
+    let user_id = id_field(body, "userId")?;
+    let anonymous_id = id_field(body, "anonymousId")?;
+    if user_id.is_none() && anonymous_id.is_none() {
+        return Err(SegmentError::MissingIdentity(kind.as_str()));
+    }
+    let name = match kind {
+        EventType::Track => match body.get("event") {
+            Some(Value::String(name)) if !name.trim().is_empty() => Some(name.clone()),
+            _ => return Err(SegmentError::MissingEventName),
+        },
+        EventType::Page | EventType::Screen => match body.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => Some(name.clone()).filter(|n| !n.is_empty()),
+            Some(_) => {
+                return Err(SegmentError::BadField {
+                    field: "name",
+                    expected: "a string",
+                })
+            }
+        },
+        _ => None,
+    };
+    match kind {
+        EventType::Alias if id_field(body, "previousId")?.is_none() => {
+            return Err(SegmentError::MissingPreviousId)
+        }
+        EventType::Group if id_field(body, "groupId")?.is_none() => {
+            return Err(SegmentError::MissingGroupId)
+        }
+        _ => {}
+    }
+
+    let timestamp = settle_timestamp(body, options)?;
+
+    let message_id = match body.get("messageId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if id.trim().is_empty() => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(SegmentError::BadId { field: "messageId" }),
+    };
+    if let Some(id) = &message_id {
+        if id.chars().count() > MAX_MESSAGE_ID_CHARS {
+            return Err(SegmentError::IdTooLong {
+                field: "messageId",
+                limit: MAX_MESSAGE_ID_CHARS,
+            });
+        }
+    }
+
+    Ok(Checked {
+        kind,
+        user_id,
+        anonymous_id,
+        name,
+        timestamp,
+        message_id,
     })
 }
 

@@ -326,9 +326,9 @@ pub async fn collect(
     let mut dead = Vec::new();
     let mut first_error = None;
     for raw in raws {
-        match segment::normalise(raw.clone(), &options) {
+        match segment::normalise_or_return(raw, &options) {
             Ok(event) => events.push(event),
-            Err(err) => {
+            Err((err, raw)) => {
                 dead.push(NewDeadLetter::new(
                     err.code(),
                     err.to_string(),

@@ -3,16 +3,18 @@
 //! each backend, the only difference being how a list of texts is bound (`$texts`).
 //!
 //! Ordering: a store of events first creates or locks its workspace's row of `event_seqs`
-//! (`INSERT … ON CONFLICT DO UPDATE … RETURNING seq`), numbers the new events from there
-//! and stores the new high-water mark before committing. A second store of the same
+//! and reserves as many numbers as it has new events in the same statement
+//! (`INSERT … ON CONFLICT DO UPDATE SET seq = seq + n … RETURNING seq`), then inserts them
+//! and commits. A second store of the same
 //! workspace waits on that row lock (PostgreSQL) or on the database write lock (SQLite), so
 //! sequence order is commit order and a puller reading `seq > cursor` never sees a gap that
 //! fills later. The counter is not `workspaces.sync_seq`: collection and sync pushes do not
 //! wait on each other.
 //!
-//! Speed: one transaction per request with a fixed number of statements (lock, one read of
-//! the already stored messageIds, multi-row inserts of at most [`INSERT_CHUNK`] rows, the
-//! counter update), whatever the batch size.
+//! Speed: a fixed number of statements per request whatever the batch size: one read of the
+//! already stored messageIds (before the lock), then in one transaction the counter's
+//! lock-and-reserve, multi-row inserts of at most [`INSERT_CHUNK`] rows and the dead
+//! letters. Only those last round trips hold the workspace's lock.
 
 use chrono::{DateTime, TimeZone, Utc};
 use hub_protocol::event::{Event, EventType, StreamedEvent};
@@ -200,20 +202,14 @@ macro_rules! events_storage {
                 use $crate::storage::sync::values_sql;
                 let ws = workspace_id.hyphenated().to_string();
                 let mut outcome = StoredEvents::default();
-                let mut tx = self.pool.begin().await?;
 
+                let mut rows = Vec::with_capacity(events.len());
                 if !events.is_empty() {
-                    // Lock (or create) the workspace's counter first: serialises stores.
-                    let (start,): (i64,) = sqlx::query_as(
-                        "INSERT INTO event_seqs (workspace_id, seq) VALUES ($1, 0) \
-                         ON CONFLICT (workspace_id) DO UPDATE SET seq = event_seqs.seq \
-                         RETURNING seq",
-                    )
-                    .bind(&ws)
-                    .fetch_one(&mut *tx)
-                    .await?;
-
-                    // Already stored messageIds (a retry), then the first of each new id.
+                    // Which messageIds the workspace already has (a retry), read before
+                    // taking the counter's lock so the lock is held for as little as
+                    // possible; an id stored by a concurrent request in between is caught
+                    // by ON CONFLICT below (its reserved seq is then left unused: the
+                    // stream may have gaps, never a late arrival behind a cursor).
                     let ids: Vec<&str> = events.iter().map(|e| e.message_id.as_str()).collect();
                     let ids_json = serde_json::to_string(&ids)
                         .map_err(|e| $crate::storage::StorageError::Corrupt(e.to_string()))?;
@@ -224,11 +220,10 @@ macro_rules! events_storage {
                     ))
                     .bind(&ws)
                     .bind(&ids_json)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&self.pool)
                     .await?;
                     let mut seen: std::collections::HashSet<&str> =
                         known.iter().map(|(id,)| id.as_str()).collect();
-                    let mut rows = Vec::with_capacity(events.len());
                     for event in events {
                         if seen.insert(event.message_id.as_str()) {
                             rows.push(EventInsert::new(event)?);
@@ -236,16 +231,31 @@ macro_rules! events_storage {
                             outcome.duplicate += 1;
                         }
                     }
+                }
 
-                    let mut seq = start;
+                let mut tx = self.pool.begin().await?;
+                if !rows.is_empty() {
+                    // Lock (or create) the workspace's counter and reserve the seqs in
+                    // one statement: stores of a workspace are serialised from here to
+                    // the commit, so seq order is commit order.
+                    let (end,): (i64,) = sqlx::query_as(
+                        "INSERT INTO event_seqs (workspace_id, seq) VALUES ($1, $2) \
+                         ON CONFLICT (workspace_id) DO UPDATE SET seq = event_seqs.seq + $2 \
+                         RETURNING seq",
+                    )
+                    .bind(&ws)
+                    .bind(rows.len() as i64)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let mut seq = end - rows.len() as i64;
                     for chunk in rows.chunks(INSERT_CHUNK) {
                         let sql = format!(
                             "INSERT INTO events (workspace_id, seq, message_id, type, user_id, \
                              anonymous_id, name, at_ms, received_ms, body, source) VALUES {} \
-                             ON CONFLICT (workspace_id, message_id) DO NOTHING",
+                             ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING seq",
                             values_sql(chunk.len(), 11)
                         );
-                        let mut q = sqlx::query(&sql);
+                        let mut q = sqlx::query_as::<_, (i64,)>(&sql);
                         for row in chunk {
                             seq += 1;
                             q = q
@@ -261,17 +271,14 @@ macro_rules! events_storage {
                                 .bind(&row.body)
                                 .bind(source);
                         }
-                        q.execute(&mut *tx).await?;
+                        let inserted = q.fetch_all(&mut *tx).await?;
+                        outcome.stored += inserted.len() as u64;
+                        outcome.duplicate += (chunk.len() - inserted.len()) as u64;
+                        if let Some(last) = inserted.iter().map(|(s,)| *s).max() {
+                            outcome.last_seq =
+                                Some(outcome.last_seq.map_or(last, |l| l.max(last)));
+                        }
                     }
-                    if seq != start {
-                        sqlx::query("UPDATE event_seqs SET seq = $1 WHERE workspace_id = $2")
-                            .bind(seq)
-                            .bind(&ws)
-                            .execute(&mut *tx)
-                            .await?;
-                        outcome.last_seq = Some(seq);
-                    }
-                    outcome.stored = (seq - start) as u64;
                 }
 
                 for chunk in dead.chunks(INSERT_CHUNK) {
