@@ -27,7 +27,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 help:
 	@echo 'make run     build and start the desktop app (demo data on an empty database)'
 	@echo 'make test    every test: fmt, clippy, cargo test, generated types, UI unit tests, WebDriver e2e'
-	@echo 'make bench   benchmarks: write path vs raw insert, search latency, Kanban board, Today view, filters, push throughput, first sync (prints figures)'
+	@echo 'make bench   benchmarks: write path vs raw insert, search latency, Kanban board, Today view, filters, push throughput, first sync, event ingestion (prints figures)'
 	@echo 'make e2e     end-to-end only: hub-e2e (real server over HTTP) and the WebDriver suite'
 	@echo 'make fmt     format the Rust code'
 	@echo 'make lint    clippy (warnings are errors) and the UI type check'
@@ -46,6 +46,7 @@ test: setup-test fmt-check clippy cargo-test check-types ui-check ui-test build 
 bench: setup-test
 	$(CARGO) bench -p hub-core
 	$(CARGO) bench -p hub-e2e --bench sync
+	$(CARGO) bench -p hub-server --bench ingest
 
 e2e: setup-test build hub-e2e ui-e2e
 
