@@ -251,6 +251,10 @@ pub async fn import_reader<R: BufRead>(
         report.stored.add(&stored);
     }
     progress(line_no, bytes);
+    if report.stored.stored > 0 {
+        // Behaviour rules and new leads: segment memberships follow at once.
+        crate::segments::refresh(store, Utc::now()).await?;
+    }
     Ok(report)
 }
 

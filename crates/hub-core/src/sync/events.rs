@@ -227,3 +227,223 @@ pub async fn status(store: &Store) -> Result<(i64, u64), SyncError> {
     let (_, unsent) = events::counts(store).await?;
     Ok((cursor, unsent))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use hub_protocol::event::{EventPullResponse, EventPushResponse, StreamedEvent};
+    use hub_protocol::wire::{PullResponse, SnapshotResponse};
+    use hub_protocol::{segment, Change};
+
+    use super::*;
+    use crate::sync::PushAnswer;
+
+    /// A server's event stream in memory, with faults to inject.
+    #[derive(Default)]
+    struct Stream {
+        events: RefCell<Vec<StreamedEvent>>,
+        pushes: RefCell<Vec<usize>>,
+        /// message ids the server refuses (400, nothing stored).
+        refuse: Vec<String>,
+        /// Lose the answer of the next pull (the page was served, not received).
+        lose_next_page: RefCell<bool>,
+        /// The server has no event endpoints.
+        missing: bool,
+        page: i64,
+    }
+
+    fn refused() -> SyncError {
+        SyncError::Refused {
+            status: 400,
+            code: "invalid".into(),
+            message: "no".into(),
+        }
+    }
+
+    impl Transport for Stream {
+        async fn push(&self, _: &[Change]) -> Result<PushAnswer, SyncError> {
+            unreachable!()
+        }
+        async fn pull(&self, _: i64, _: i64) -> Result<PullResponse, SyncError> {
+            unreachable!()
+        }
+        async fn snapshot(&self, _: Option<&str>, _: i64) -> Result<SnapshotResponse, SyncError> {
+            unreachable!()
+        }
+        async fn events_push(&self, events: &[Event]) -> Result<EventPushResponse, SyncError> {
+            if self.missing {
+                return Err(SyncError::Refused {
+                    status: 404,
+                    code: "not_found".into(),
+                    message: "no route".into(),
+                });
+            }
+            self.pushes.borrow_mut().push(events.len());
+            if events.iter().any(|e| self.refuse.contains(&e.message_id)) {
+                return Err(refused());
+            }
+            let mut stream = self.events.borrow_mut();
+            let (mut stored, mut duplicate) = (0, 0);
+            for e in events {
+                if stream.iter().any(|s| s.event.message_id == e.message_id) {
+                    duplicate += 1;
+                } else {
+                    stored += 1;
+                    let seq = stream.len() as i64 + 1;
+                    stream.push(StreamedEvent {
+                        seq,
+                        event: e.clone(),
+                    });
+                }
+            }
+            Ok(EventPushResponse {
+                stored,
+                duplicate,
+                suppressed: 0,
+                server_time: Utc::now(),
+            })
+        }
+        async fn events_pull(
+            &self,
+            cursor: i64,
+            _limit: i64,
+        ) -> Result<EventPullResponse, SyncError> {
+            let stream = self.events.borrow();
+            let events: Vec<StreamedEvent> = stream
+                .iter()
+                .filter(|e| e.seq > cursor)
+                .take(self.page as usize)
+                .cloned()
+                .collect();
+            let next_cursor = events.last().map_or(cursor, |e| e.seq);
+            if std::mem::take(&mut *self.lose_next_page.borrow_mut()) {
+                return Err(SyncError::Offline("page lost".into()));
+            }
+            Ok(EventPullResponse {
+                has_more: stream.iter().any(|e| e.seq > next_cursor),
+                events,
+                next_cursor,
+                server_time: Utc::now(),
+            })
+        }
+    }
+
+    fn lines(ids: &[&str]) -> String {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| {
+                format!(
+                    "{{\"type\":\"page\",\"anonymousId\":\"a\",\"messageId\":\"{id}\",\"timestamp\":\"2026-11-01T00:00:0{i}Z\"}}\n"
+                )
+            })
+            .collect()
+    }
+
+    async fn seqs(store: &Store) -> Vec<(String, Option<i64>)> {
+        sqlx::query_as("SELECT message_id, seq FROM events ORDER BY message_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn uploads_once_reads_pages_and_a_lost_page_is_read_again() {
+        let store = Store::open_in_memory().await.unwrap();
+        events::import_reader(
+            &store,
+            lines(&["m1", "m2", "m3"]).as_bytes(),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+        let server = Stream {
+            page: 2,
+            ..Default::default()
+        };
+        // Another device's event is already in the stream.
+        let other = segment::normalise(
+            serde_json::json!({"type": "track", "event": "X", "userId": "u", "messageId": "m0",
+                               "timestamp": "2026-10-01T00:00:00Z"}),
+            &segment::Options::single(Utc::now()),
+        )
+        .unwrap();
+        server.events.borrow_mut().push(StreamedEvent {
+            seq: 1,
+            event: other,
+        });
+        *server.lose_next_page.borrow_mut() = true;
+        let err = sync(&store, &server).await.unwrap_err();
+        assert!(matches!(err, SyncError::Offline(_)));
+        // Uploaded (once), but nothing read yet: the cursor did not move.
+        assert_eq!(*server.pushes.borrow(), [3]);
+        assert_eq!(meta_get(store.pool(), CURSOR).await.unwrap(), None);
+        assert_eq!(
+            seqs(&store).await,
+            [
+                ("m1".into(), Some(0)),
+                ("m2".into(), Some(0)),
+                ("m3".into(), Some(0))
+            ]
+        );
+
+        let report = sync(&store, &server).await.unwrap();
+        assert_eq!(*server.pushes.borrow(), [3], "not sent again");
+        assert_eq!((report.pulled, report.stored), (4, 1));
+        assert_eq!(
+            seqs(&store).await,
+            [
+                ("m0".into(), Some(1)),
+                ("m1".into(), Some(2)),
+                ("m2".into(), Some(3)),
+                ("m3".into(), Some(4))
+            ]
+        );
+        assert_eq!(
+            meta_get(store.pool(), CURSOR).await.unwrap().as_deref(),
+            Some("4")
+        );
+        let again = sync(&store, &server).await.unwrap();
+        assert_eq!((again.pushed, again.pulled), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn an_event_the_server_refuses_is_kept_here_and_does_not_block_the_rest() {
+        let store = Store::open_in_memory().await.unwrap();
+        events::import_reader(
+            &store,
+            lines(&["m1", "bad", "m3"]).as_bytes(),
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+        let server = Stream {
+            page: 10,
+            refuse: vec!["bad".into()],
+            ..Default::default()
+        };
+        let report = sync(&store, &server).await.unwrap();
+        assert_eq!((report.pushed, report.refused), (2, 1));
+        assert_eq!(*server.pushes.borrow(), [3, 1, 1, 1]);
+        let seqs = seqs(&store).await;
+        assert!(seqs.contains(&("bad".into(), Some(REFUSED))), "{seqs:?}");
+        let again = sync(&store, &server).await.unwrap();
+        assert_eq!(again.pushed + again.refused, 0, "never sent again");
+    }
+
+    #[tokio::test]
+    async fn a_server_without_event_endpoints_is_skipped() {
+        let store = Store::open_in_memory().await.unwrap();
+        events::import_reader(&store, lines(&["m1"]).as_bytes(), &mut |_, _| {})
+            .await
+            .unwrap();
+        let server = Stream {
+            missing: true,
+            page: 10,
+            ..Default::default()
+        };
+        let report = sync(&store, &server).await.unwrap();
+        assert!(!report.supported);
+        assert_eq!(seqs(&store).await, [("m1".into(), None)], "still to upload");
+    }
+}
