@@ -134,6 +134,16 @@ pub fn summary(e: &TimelineEntry) -> String {
             first_line(&comment.body)
         ),
         EntryDetail::Event { event } => behaviour(event),
+        EntryDetail::Segment { segment } => format!(
+            "{} segment {}{}",
+            if e.kind == EntryKind::SegmentExited {
+                "Left"
+            } else {
+                "Entered"
+            },
+            segment.name,
+            if segment.deleted { " (deleted)" } else { "" }
+        ),
         EntryDetail::StageChange { change } => match &change.from_stage {
             Some(from) => format!(
                 "{}: {} → {}",

@@ -13,6 +13,7 @@
 //! | `ticket_comment` | `ticket_comments` | `created_at` | the ticket's contact, company |
 //! | `stage_change` | `deal_stage_changes` (a deal's creation too, from no stage) | `changed_at` | the deal, its contact, its company |
 //! | `page_view`, `screen_view`, `event` (track), `identified`, `group`, `alias` | `events` (behavioural, hub_core::events) | `at_ms` | the contact it resolved to (`contact_rk`) |
+//! | `segment_entered`, `segment_exited` | `segment_history` (hub_core::segments) | `at` | the contact |
 //!
 //! # Paging
 //! Entries are ordered by `(at, key)` descending, where `key` is unique per
@@ -68,10 +69,13 @@ pub enum EntryKind {
     Identified,
     Group,
     Alias,
+    /// The contact entered or left a segment (hub_core::segments).
+    SegmentEntered,
+    SegmentExited,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 14] = [
+    pub const ALL: [EntryKind; 16] = [
         EntryKind::Call,
         EntryKind::Email,
         EntryKind::Meeting,
@@ -86,6 +90,8 @@ impl EntryKind {
         EntryKind::Identified,
         EntryKind::Group,
         EntryKind::Alias,
+        EntryKind::SegmentEntered,
+        EntryKind::SegmentExited,
     ];
 
     /// The behavioural kinds, each with the Segment call type it shows.
@@ -114,6 +120,8 @@ impl EntryKind {
             EntryKind::Identified => "identified",
             EntryKind::Group => "group",
             EntryKind::Alias => "alias",
+            EntryKind::SegmentEntered => "segment_entered",
+            EntryKind::SegmentExited => "segment_exited",
         }
     }
 
@@ -151,6 +159,9 @@ impl EntryKind {
             "screen" => Ok(vec![EntryKind::ScreenView]),
             "track" => Ok(vec![EntryKind::Event]),
             "identify" => Ok(vec![EntryKind::Identified]),
+            "segment" | "segments" => {
+                Ok(vec![EntryKind::SegmentEntered, EntryKind::SegmentExited])
+            }
             _ => Self::ALL
                 .into_iter()
                 .find(|k| k.as_str() == t)
@@ -160,7 +171,7 @@ impl EntryKind {
                     Error::invalid(
                         "kind",
                         format!(
-                            "\"{}\" is not a timeline kind ({}, or activity, ticket, behaviour)",
+                            "\"{}\" is not a timeline kind ({}, or activity, ticket, behaviour, segment)",
                             text.trim(),
                             names.join(", ")
                         ),
@@ -205,6 +216,20 @@ pub enum EntryDetail {
     Event {
         event: BehaviourEvent,
     },
+    /// `segment_entered` / `segment_exited`.
+    Segment {
+        segment: SegmentMove,
+    },
+}
+
+/// A contact's entry into or exit from a segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SegmentMove {
+    pub segment_id: Uuid,
+    /// The segment's name now (a deleted segment's last name).
+    pub name: String,
+    pub deleted: bool,
 }
 
 /// A behavioural event as the timeline shows it.
@@ -414,6 +439,27 @@ fn arms(of: TimelineOf, kinds: &[EntryKind], cursor: bool) -> Vec<String> {
         ));
     }
 
+    let segment_kinds: Vec<&str> = [
+        (EntryKind::SegmentEntered, "'entered'"),
+        (EntryKind::SegmentExited, "'exited'"),
+    ]
+    .into_iter()
+    .filter(|(k, _)| wanted(*k))
+    .map(|(_, kind)| kind)
+    .collect();
+    if let (TimelineOf::Contact(_), false) = (of, segment_kinds.is_empty()) {
+        // On segment_history_contact (contact_id, at, rk); keys `s<rk>` zero-padded.
+        out.push(arm(
+            "'segment' AS src, 'segment_' || h.kind AS kind, h.at AS at, printf('s%019d', h.rk) AS key, CAST(h.rk AS TEXT) AS row_id".into(),
+            format!(
+                "FROM segment_history h WHERE h.contact_id = ?1 AND h.kind IN ({})",
+                segment_kinds.join(", ")
+            ),
+            "h.at",
+            "printf('s%019d', h.rk)",
+        ));
+    }
+
     if wanted(EntryKind::StageChange) {
         let from_where = match of {
             TimelineOf::Deal(_) => {
@@ -546,6 +592,7 @@ async fn hydrate(
         .collect();
     let changes = stage_changes(&mut *conn, &ids_of("stage_change")).await?;
     let events = behaviour_events(&mut *conn, &ids_of("event")).await?;
+    let segment_moves = segment_moves(&mut *conn, &ids_of("segment")).await?;
 
     let mut entries = Vec::with_capacity(rows.len());
     for (src, kind, at, key, row_id) in rows {
@@ -576,6 +623,10 @@ async fn hydrate(
                 .get(&row_id)
                 .cloned()
                 .map(|event| EntryDetail::Event { event }),
+            "segment" => segment_moves
+                .get(&row_id)
+                .cloned()
+                .map(|segment| EntryDetail::Segment { segment }),
             _ => None,
         };
         let kind = EntryKind::ALL.into_iter().find(|k| k.as_str() == kind);
@@ -589,6 +640,35 @@ async fn hydrate(
         }
     }
     Ok(entries)
+}
+
+/// The segment entries and exits of a page, by `segment_history.rk` as text.
+async fn segment_moves(
+    conn: &mut SqliteConnection,
+    rks: &[String],
+) -> Result<HashMap<String, SegmentMove>> {
+    if rks.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT h.rk, h.segment_id, s.name, s.deleted_at FROM segment_history h
+           LEFT JOIN segments s ON s.id = h.segment_id
+          WHERE h.rk IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(rks).unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(rk, segment_id, name, deleted)| {
+            let segment = SegmentMove {
+                segment_id: Uuid::parse_str(&segment_id).unwrap_or_default(),
+                name: name.unwrap_or_default(),
+                deleted: deleted.is_some(),
+            };
+            (rk.to_string(), segment)
+        })
+        .collect())
 }
 
 type EventRow = (

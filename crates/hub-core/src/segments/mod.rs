@@ -1212,14 +1212,60 @@ async fn apply(
     Ok(())
 }
 
+/// Whether a refresh at `now_ms` has anything to do (read without the write
+/// lock, so an idle app loop or CLI read takes no lock): contacts queued, a
+/// segment new, changed or deleted since it was computed, or a segment with
+/// a time window last checked at another time.
+async fn has_work(store: &Store, now_ms: i64) -> Result<bool> {
+    let mut conn = store.pool().acquire().await?;
+    let queued: i64 = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM segment_queue)")
+        .fetch_one(&mut *conn)
+        .await?;
+    if queued != 0 {
+        return Ok(true);
+    }
+    let dead: i64 = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM segment_state st LEFT JOIN segments s ON s.rk = st.segment_rk
+                         WHERE s.rk IS NULL OR s.deleted_at IS NOT NULL)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if dead != 0 {
+        return Ok(true);
+    }
+    let live: Vec<(Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT s.rule, st.rule, st.checked_ms FROM segments s
+           LEFT JOIN segment_state st ON st.segment_rk = s.rk WHERE s.deleted_at IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (rule, computed, checked) in live {
+        if rule != computed {
+            return Ok(true);
+        }
+        let timed = rule
+            .as_deref()
+            .and_then(|r| rule::parse_text(r).ok())
+            .map(|n| !n.windows().is_empty())
+            .unwrap_or(false);
+        if timed && checked != Some(now_ms) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Bring every segment up to date at `now`: drain the queue of contacts to
 /// re-evaluate, re-check the contacts whose events crossed a time window's
 /// edge since the last refresh, compute new or changed rules in full, and
 /// write the differences (members, history, tags, triggers) in one write.
 pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport> {
     let now_ms = now.timestamp_millis();
-    let me = users::current(store).await?;
     let mut report = RefreshReport::default();
+    if !has_work(store, now_ms).await? {
+        return Ok(report);
+    }
+    let me = users::current(store).await?;
     let mut tx = store.write().await?;
 
     let rows: Vec<Row> = sqlx::query_as(ROW).fetch_all(tx.conn()).await?;
@@ -1317,13 +1363,11 @@ pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport>
 
     let mut pass = 0;
     loop {
-        let queued: Vec<i64> =
-            sqlx::query_scalar("SELECT contact_rk FROM segment_queue ORDER BY contact_rk")
+        let mut queued: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM segment_queue RETURNING contact_rk")
                 .fetch_all(tx.conn())
                 .await?;
-        sqlx::query("DELETE FROM segment_queue")
-            .execute(tx.conn())
-            .await?;
+        queued.sort_unstable();
         if pass > 0 && queued.is_empty() {
             break;
         }
@@ -1384,6 +1428,9 @@ pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport>
     report.passes = pass as u32;
 
     for seg in &segments {
+        if state.get(&seg.rk) == Some(&(seg.rule_text.clone(), now_ms)) {
+            continue;
+        }
         sqlx::query(
             "INSERT INTO segment_state (segment_rk, rule, checked_ms) VALUES (?, ?, ?)
              ON CONFLICT (segment_rk) DO UPDATE SET rule = excluded.rule, checked_ms = excluded.checked_ms",

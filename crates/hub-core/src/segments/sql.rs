@@ -298,7 +298,7 @@ fn emit(node: &Node, cx: &Context, sql: &mut Sql, won: &mut usize) -> Result<()>
                 }
                 Mode::Contact => {
                     sql.push(
-                        "coalesce((SELECT max(e.at_ms) FROM events e WHERE e.contact_rk = c.rk) < ",
+                        "coalesce((SELECT max(e.at_ms) FROM events e INDEXED BY events_contact_time WHERE e.contact_rk = c.rk) < ",
                     );
                     sql.int(edge);
                     sql.push(", 0)");
@@ -517,7 +517,9 @@ fn behaviour(sql: &mut Sql, b: &Behaviour, cx: &Context) {
         }
         Mode::Contact => {
             // LIMIT N: stop at the N-th event.
-            sql.push("(SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.contact_rk = c.rk");
+            // On the contact's own events (the planner could pick the
+            // name/time index and read every contact's events in the window).
+            sql.push("(SELECT count(*) FROM (SELECT 1 FROM events e INDEXED BY events_contact_time WHERE e.contact_rk = c.rk");
             event_filters(sql, b, cx);
             sql.push(" LIMIT ");
             sql.int(n);

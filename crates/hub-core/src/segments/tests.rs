@@ -750,3 +750,74 @@ proptest! {
         rt.block_on(run_steps(steps));
     }
 }
+
+#[tokio::test]
+async fn entries_and_exits_are_on_the_contacts_timeline() {
+    use crate::timeline::{self, EntryDetail, EntryKind, TimelineOf, TimelineQuery};
+    let store = Store::open_in_memory().await.unwrap();
+    let a = contact(&store, "A").await;
+    let now = t0();
+    event(&store, a, "Viewed", now - Duration::hours(1), json!({})).await;
+    create(
+        &store,
+        &input("Recent", json!({"event": "Viewed", "in_last_days": 1})),
+        now,
+    )
+    .await
+    .unwrap();
+    refresh(&store, now + Duration::days(1)).await.unwrap();
+    let query = |kinds: Vec<EntryKind>, cursor: Option<String>| TimelineQuery {
+        kinds,
+        cursor,
+        limit: 1,
+    };
+    let first = timeline::page(
+        &store,
+        TimelineOf::Contact(a),
+        &query(EntryKind::parse_filter("segment").unwrap(), None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.entries.len(), 1);
+    assert_eq!(first.entries[0].kind, EntryKind::SegmentExited);
+    let EntryDetail::Segment { segment } = &first.entries[0].detail else {
+        panic!("{:?}", first.entries[0].detail)
+    };
+    assert_eq!((segment.name.as_str(), segment.deleted), ("Recent", false));
+    let second = timeline::page(
+        &store,
+        TimelineOf::Contact(a),
+        &query(vec![], first.next_cursor.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.entries[0].kind, EntryKind::SegmentEntered);
+    // The whole timeline: the event, the entry, the exit, newest first.
+    let all = timeline::page(
+        &store,
+        TimelineOf::Contact(a),
+        &TimelineQuery {
+            kinds: vec![],
+            cursor: None,
+            limit: 10,
+        },
+    )
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = all.entries.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["segment_exited", "segment_entered", "event"]);
+    delete(&store, "Recent", now + Duration::days(1))
+        .await
+        .unwrap();
+    let after = timeline::page(
+        &store,
+        TimelineOf::Contact(a),
+        &query(vec![EntryKind::SegmentExited], None),
+    )
+    .await
+    .unwrap();
+    let EntryDetail::Segment { segment } = &after.entries[0].detail else {
+        panic!()
+    };
+    assert!(segment.deleted);
+}
