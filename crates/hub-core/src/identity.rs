@@ -182,6 +182,40 @@ async fn process_one(
     }
 }
 
+/// Whether `kind:value` was deleted (erased): it must not identify anyone again.
+async fn suppressed(tx: &mut WriteTx, kind: &str, value: &str) -> Result<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM identities WHERE id = ? AND deleted_at IS NOT NULL")
+            .bind(identity_id(kind, value).to_string())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Segment's `context.externalIds` (`[{id, type, collection, encoding}]`) as identity
+/// kinds `external:<type>` (type lower-cased), junk ids left out.
+fn external_ids(event: &Event) -> Vec<(String, String)> {
+    let Some(list) = event
+        .context()
+        .and_then(|c| c.get("externalIds"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = list
+        .iter()
+        .filter_map(|x| {
+            let kind = x.get("type")?.as_str()?.trim().to_lowercase();
+            let id = id_text(x.get("id"))?;
+            let id = clean(Some(&id))?.to_owned();
+            (!kind.is_empty() && kind.len() <= 100).then(|| (format!("external:{kind}"), id))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// An id field as text (Segment allows numbers).
 fn id_text(value: Option<&Value>) -> Option<String> {
     match value? {
@@ -204,6 +238,13 @@ async fn identify(
     let email = traits.email.clone();
     let phone = traits.phone.clone();
 
+    // A person whose identity was deleted (erased) is not identified again.
+    if let Some(u) = user {
+        if suppressed(tx, "user_id", u).await? {
+            return Ok(());
+        }
+    }
+    let externals = external_ids(event);
     let by_user = match user {
         Some(u) => live_contact_of(tx, "user_id", u).await?,
         None => None,
@@ -215,10 +256,16 @@ async fn identify(
         },
         None => None,
     };
-    let by_phone = match &phone {
+    let mut by_phone = match &phone {
         Some(p) => live_contact_of(tx, "phone", p).await?,
         None => None,
     };
+    for (kind, value) in &externals {
+        if by_phone.is_some() {
+            break;
+        }
+        by_phone = live_contact_of(tx, kind, value).await?;
+    }
 
     let mut email_elsewhere = false;
     let target = match (&by_user, &by_email) {
@@ -275,6 +322,9 @@ async fn identify(
     }
     if let Some(p) = &phone {
         link(tx, event, &target, "phone", p, done, false).await?;
+    }
+    for (kind, value) in &externals {
+        link(tx, event, &target, kind, value, done, true).await?;
     }
     if let Some(u) = user {
         // The anonymous ids this user was seen with, and the ids aliased to it,
@@ -398,9 +448,11 @@ async fn link(
             done.identities += 1;
         }
         Some((Some(c), None)) if c == contact => {}
-        Some((current, deleted)) => {
+        // Deleted (erased, or removed by someone): suppressed, never brought back.
+        Some((_, Some(_))) => {}
+        Some((current, None)) => {
             let elsewhere = match &current {
-                Some(c) if deleted.is_none() && c != contact => is_live_contact(tx, c).await?,
+                Some(c) if c != contact => is_live_contact(tx, c).await?,
                 _ => false,
             };
             if elsewhere {
@@ -415,13 +467,9 @@ async fn link(
                     warn(tx, event, contact, &other, &identity, reason, done).await?;
                 }
             } else {
-                // Deleted, or its contact is gone: it is free.
-                tx.update(
-                    &IDENTITY,
-                    id,
-                    vec![("contact_id", json!(contact)), ("deleted_at", Value::Null)],
-                )
-                .await?;
+                // Its contact is gone (deleted, or never arrived): it is free.
+                tx.update(&IDENTITY, id, vec![("contact_id", json!(contact))])
+                    .await?;
                 done.identities += 1;
             }
         }
@@ -1476,6 +1524,67 @@ mod tests {
             4,
             "user id, anonymous id, email, phone"
         );
+    }
+
+    #[tokio::test]
+    async fn external_ids_join_profiles_and_a_deleted_identity_stays_suppressed() {
+        let store = Store::open_in_memory().await.unwrap();
+        ingest(
+            &store,
+            vec![
+                json!({"type": "identify", "userId": "u1", "messageId": "i1",
+                        "timestamp": ago(5), "traits": {"name": "Ext One"},
+                        "context": {"externalIds": [
+                            {"id": "HS-991", "type": "hubspot_id", "collection": "users",
+                             "encoding": "none"},
+                            {"id": "null", "type": "stripe_id"}]}}),
+            ],
+        )
+        .await;
+        let one = lead_id("user_id", "u1");
+        let kinds: Vec<String> = of_contact(&store, one)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| format!("{}:{}", i.kind, i.value))
+            .collect();
+        assert_eq!(kinds, ["external:hubspot_id:HS-991", "user_id:u1"]);
+        // Another identify without the user id but with the same external id: same person.
+        ingest(
+            &store,
+            vec![
+                json!({"type": "identify", "anonymousId": "a-2", "messageId": "i2",
+                        "timestamp": ago(4), "traits": {"title": "CFO"},
+                        "context": {"externalIds": [{"id": "HS-991", "type": "HubSpot_ID"}]}}),
+            ],
+        )
+        .await;
+        assert_eq!(contacts::count(&store).await.unwrap(), 1);
+        assert_eq!(
+            contacts::get(&store, one).await.unwrap().title.as_deref(),
+            Some("CFO")
+        );
+
+        // The user id's identity is deleted (as erasure will): later identifies by it
+        // neither re-create it nor make a new lead, and its events stay unresolved.
+        let mut tx = store.write().await.unwrap();
+        tx.delete(&IDENTITY, identity_id("user_id", "u1"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let report = ingest(
+            &store,
+            vec![
+                json!({"type": "identify", "userId": "u1", "anonymousId": "a-3",
+                       "messageId": "i3", "timestamp": ago(3), "traits": {"name": "Again"}}),
+                json!({"type": "track", "userId": "u1", "event": "Clicked",
+                       "messageId": "t3", "timestamp": ago(2)}),
+            ],
+        )
+        .await;
+        assert!(report.resolved.is_empty(), "{:?}", report.resolved);
+        assert_eq!(owner(&store, "t3").await, None);
+        assert_eq!(contacts::count(&store).await.unwrap(), 1);
     }
 
     #[test]
