@@ -193,8 +193,25 @@ fn behaviour_rules_see_new_events_and_triggers_make_reminders() {
     );
     assert!(titles.contains(&("Call Bob", "me")), "{titles:?}");
 
+    // Consent recorded by another command moves a contact in.
+    let mailable = write(
+        &hub,
+        "m.json",
+        &json!({"all": [{"consent": "email_marketing"}, {"event": "Order Completed"}]}),
+    );
+    hub.ok(&[
+        "segment",
+        "create",
+        "Mailable buyers",
+        "--rule-file",
+        &mailable,
+    ]);
+    assert!(member_names(&hub, "Mailable buyers").is_empty());
+    hub.ok(&["consent", "set", &bob, "email_marketing", "granted"]);
+    assert_eq!(member_names(&hub, "Mailable buyers"), vec!["Bob"]);
+
     let report = hub.json(&["segment", "refresh", "--json"]);
-    assert_eq!(report["segments"], 1);
+    assert_eq!(report["segments"], 2);
     assert_eq!(report["entered"], 0);
 }
 
@@ -220,8 +237,12 @@ fn bad_rules_say_where_and_write_nothing() {
             "contacts have no custom field \"plan\"",
         ),
         (
-            json!({"consent": "email_marketing"}),
-            "unknown condition \"consent\"",
+            json!({"consent": "newsletter"}),
+            "rule.consent: unknown purpose",
+        ),
+        (
+            json!({"consent": "analytics", "status": "maybe"}),
+            "rule.status: \"maybe\" is not a consent status",
         ),
     ];
     for (i, (rule, says)) in cases.iter().enumerate() {

@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use sqlx::SqliteConnection;
 
+use crate::consent;
 use crate::contacts::LifecycleStage;
 use crate::custom_fields::{self, CustomField, FieldEntity, FieldType};
 use crate::error::{Error, Result};
@@ -215,6 +216,12 @@ pub enum Node {
         more_than_days: u32,
     },
     FirstTouchCampaign(String),
+    /// The status in force of a consent purpose is one of these (`None`:
+    /// no decision recorded).
+    Consent {
+        purpose: consent::Purpose,
+        statuses: Vec<Option<consent::Status>>,
+    },
 }
 
 impl Node {
@@ -247,7 +254,7 @@ impl Node {
 }
 
 const KINDS: &str = "all, any, not, field, company_field, custom_field, tag, lifecycle_stage, \
-                     deal, won_amount, event, visited, last_seen_more_than_days, first_touch_campaign";
+                     deal, won_amount, event, visited, last_seen_more_than_days, first_touch_campaign, consent";
 
 fn err(at: &str, message: impl Into<String>) -> Error {
     Error::invalid(at, message)
@@ -607,6 +614,46 @@ impl Parser {
                 only_keys(obj, at, &[&kind])?;
                 let c = text(body, &here)?.trim().to_owned();
                 Ok(Node::FirstTouchCampaign(c))
+            }
+            "consent" => {
+                only_keys(obj, at, &["consent", "status"])?;
+                let purpose = consent::Purpose::parse(text(body, &here)?).map_err(|e| {
+                    err(
+                        &here,
+                        e.field_errors()
+                            .first()
+                            .map(|f| f.message.clone())
+                            .unwrap_or_default(),
+                    )
+                })?;
+                let at_status = format!("{at}.status");
+                let list: Vec<&Value> = match obj.get("status") {
+                    None => Vec::new(),
+                    Some(Value::Array(a)) if !a.is_empty() => a.iter().collect(),
+                    Some(Value::Array(_)) => {
+                        return Err(err(&at_status, "names at least one status"))
+                    }
+                    Some(v) => vec![v],
+                };
+                let statuses = if list.is_empty() {
+                    vec![Some(consent::Status::Granted)]
+                } else {
+                    list.into_iter()
+                        .map(|v| {
+                            let t = text(v, &at_status)?;
+                            if t.trim().eq_ignore_ascii_case("none") {
+                                return Ok(None);
+                            }
+                            consent::Status::parse(t).map(Some).map_err(|_| {
+                                err(
+                                    &at_status,
+                                    format!("\"{t}\" is not a consent status (granted, denied, revoked, none)"),
+                                )
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?
+                };
+                Ok(Node::Consent { purpose, statuses })
             }
             _ => unreachable!("is_kind lists every kind"),
         }
@@ -983,12 +1030,31 @@ mod tests {
                        {"property": "properties.coupon", "op": "exists"}]},
             {"visited": "/pricing*", "in_last_days": 7},
             {"not": {"last_seen_more_than_days": 14}},
-            {"any": [{"first_touch_campaign": "spring_sale"}, {"field": "source", "value": "ads"}]}
+            {"any": [{"first_touch_campaign": "spring_sale"}, {"field": "source", "value": "ads"}]},
+            {"consent": "email_marketing"}
         ]});
         let node = parse(&rule).unwrap();
         assert_eq!(node.windows(), vec![7, 14, 30]);
         let Node::All(items) = node else { panic!() };
-        assert_eq!(items.len(), 11);
+        assert_eq!(items.len(), 12);
+        assert_eq!(
+            items[11],
+            Node::Consent {
+                purpose: consent::Purpose::EmailMarketing,
+                statuses: vec![Some(consent::Status::Granted)]
+            }
+        );
+        assert_eq!(
+            parse(&json!({"consent": "sale", "status": ["denied", "revoked", "none"]})).unwrap(),
+            Node::Consent {
+                purpose: consent::Purpose::Sale,
+                statuses: vec![
+                    Some(consent::Status::Denied),
+                    Some(consent::Status::Revoked),
+                    None
+                ]
+            }
+        );
         let Node::Behaviour(b) = &items[7] else {
             panic!()
         };
@@ -1040,6 +1106,9 @@ mod tests {
             bad(json!({"field": "name", "op": "is_set", "value": "x"})).contains("takes no value")
         );
         assert!(bad(json!([1])).contains("a condition is a JSON object"));
+        assert!(bad(json!({"consent": "newsletter"})).contains("rule.consent: unknown purpose"));
+        assert!(bad(json!({"consent": "analytics", "status": "maybe"}))
+            .contains("rule.status: \"maybe\" is not a consent status"));
         assert!(parse_text("{")
             .unwrap_err()
             .to_string()

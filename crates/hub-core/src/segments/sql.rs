@@ -305,6 +305,25 @@ fn emit(node: &Node, cx: &Context, sql: &mut Sql, won: &mut usize) -> Result<()>
                 }
             }
         }
+        Node::Consent { purpose, statuses } => {
+            // The latest decision per (contact, purpose), on consent_records_latest;
+            // 'none' when nothing is recorded.
+            sql.push(
+                "coalesce((SELECT l.status FROM consent_records l WHERE l.contact_id = c.id \
+                 AND l.purpose = ",
+            );
+            sql.text(purpose.as_str());
+            sql.push(
+                " AND l.deleted_at IS NULL ORDER BY l.decided_at DESC, l.id DESC LIMIT 1), 'none') IN (",
+            );
+            for (i, s) in statuses.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.text(s.map(|s| s.as_str()).unwrap_or("none"));
+            }
+            sql.push(")");
+        }
         Node::FirstTouchCampaign(name) => {
             sql.push("EXISTS (SELECT 1 FROM contact_first_touch f WHERE f.contact_rk = c.rk AND f.campaign = ");
             sql.text(name.clone());

@@ -631,6 +631,8 @@ enum Step {
     Tag(usize, bool),
     Advance(i64),
     Delete(usize),
+    /// Contact i grants (true) or denies analytics.
+    Consent(usize, bool),
     Refresh,
 }
 
@@ -641,6 +643,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..5usize, any::<bool>()).prop_map(|(c, on)| Step::Tag(c, on)),
         2 => (1..72i64).prop_map(Step::Advance),
         1 => (0..5usize).prop_map(Step::Delete),
+        1 => (0..5usize, any::<bool>()).prop_map(|(c, on)| Step::Consent(c, on)),
         2 => Just(Step::Refresh),
     ]
 }
@@ -654,7 +657,8 @@ const RULES: [&str; 3] = [
         {"event": "Bought", "in_last_days": 3, "where": [{"property": "total", "op": "gt", "value": 100}]},
         {"not": {"lifecycle_stage": "churned"}}
     ]}"#,
-    r#"{"any": [{"last_seen_more_than_days": 2}, {"tag": "blocked"}]}"#,
+    r#"{"any": [{"last_seen_more_than_days": 2}, {"tag": "blocked"},
+               {"all": [{"consent": "analytics"}, {"field": "name", "op": "starts_with", "value": "p"}]}]}"#,
 ];
 
 async fn run_steps(steps: Vec<Step>) {
@@ -717,6 +721,25 @@ async fn run_steps(steps: Vec<Step>) {
                 } else {
                     let _ = tags::detach(&store, Taggable::Contact, people[c], &names).await;
                 }
+            }
+            Step::Consent(c, on) => {
+                if deleted.contains(&c) {
+                    continue;
+                }
+                use crate::consent::{self, ConsentInput, Purpose, Source, Status};
+                consent::set(
+                    &store,
+                    ConsentInput {
+                        contact_id: people[c],
+                        purpose: Purpose::Analytics,
+                        status: if on { Status::Granted } else { Status::Denied },
+                        source: Source::Manual,
+                        decided_at: None,
+                        evidence: None,
+                    },
+                )
+                .await
+                .unwrap();
             }
             Step::Advance(h) => now += Duration::hours(h),
             Step::Delete(c) => {
@@ -820,4 +843,74 @@ async fn entries_and_exits_are_on_the_contacts_timeline() {
         panic!()
     };
     assert!(segment.deleted);
+}
+
+#[tokio::test]
+async fn consent_conditions_follow_the_decision_in_force() {
+    use crate::consent::{self, ConsentInput, Purpose, Source, Status};
+    let store = Store::open_in_memory().await.unwrap();
+    let a = contact(&store, "A").await;
+    let b = contact(&store, "B").await;
+    let now = t0();
+    create(
+        &store,
+        &input("Mailable", json!({"consent": "email_marketing"})),
+        now,
+    )
+    .await
+    .unwrap();
+    create(
+        &store,
+        &input(
+            "Do not sell",
+            json!({"consent": "sale", "status": ["denied", "revoked"]}),
+        ),
+        now,
+    )
+    .await
+    .unwrap();
+    create(
+        &store,
+        &input(
+            "Never asked",
+            json!({"consent": "email_marketing", "status": "none"}),
+        ),
+        now,
+    )
+    .await
+    .unwrap();
+    let mut both = vec![a, b];
+    both.sort();
+    assert!(member_ids(&store, "Mailable").await.is_empty());
+    assert_eq!(member_ids(&store, "Never asked").await, both);
+    let decide = |who: Uuid, purpose: Purpose, status: Status| ConsentInput {
+        contact_id: who,
+        purpose,
+        status,
+        source: Source::Manual,
+        decided_at: None,
+        evidence: None,
+    };
+    consent::set(&store, decide(a, Purpose::EmailMarketing, Status::Granted))
+        .await
+        .unwrap();
+    consent::set(&store, decide(b, Purpose::Sale, Status::Denied))
+        .await
+        .unwrap();
+    refresh(&store, now).await.unwrap();
+    assert_eq!(member_ids(&store, "Mailable").await, vec![a]);
+    assert_eq!(member_ids(&store, "Do not sell").await, vec![b]);
+    assert_eq!(member_ids(&store, "Never asked").await, vec![b]);
+    // Withdrawn: the later decision counts.
+    consent::set(&store, decide(a, Purpose::EmailMarketing, Status::Denied))
+        .await
+        .unwrap();
+    refresh(&store, now).await.unwrap();
+    assert!(member_ids(&store, "Mailable").await.is_empty());
+    for name in ["Mailable", "Do not sell", "Never asked"] {
+        assert_eq!(
+            member_ids(&store, name).await,
+            compute_full(&store, name, now).await.unwrap()
+        );
+    }
 }
