@@ -23,6 +23,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/serv
 #[derive(Clone, Debug)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// Taken by event stores before they begin their write transaction: SQLite has one
+    /// writer, and writers waiting in its busy handler sleep in growing steps (up to
+    /// 100 ms) instead of queueing, which made the slowest batch requests wait for
+    /// seconds under concurrent collection. This queue is first come, first served.
+    events_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStorage {
@@ -63,7 +68,10 @@ impl SqliteStorage {
 
     async fn migrated(pool: SqlitePool) -> StorageResult<Self> {
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            events_writer: Default::default(),
+        })
     }
 
     pub async fn close(&self) {
@@ -343,7 +351,7 @@ impl Storage for SqliteStorage {
 }
 
 super::sync::sync_storage!(SqliteStorage, text, json_texts, json_pairs);
-super::events::events_storage!(SqliteStorage, json_texts);
+super::events::events_storage!(SqliteStorage, in_texts, super::events::SQLITE_EVENT_CHUNK);
 
 /// The texts of a JSON array parameter, as a subquery.
 fn json_texts(param: &str) -> String {
@@ -353,4 +361,16 @@ fn json_texts(param: &str) -> String {
 /// The `[entity, row_id]` pairs of a JSON array parameter, as a subquery.
 fn json_pairs(param: &str) -> String {
     format!("SELECT value ->> 0, value ->> 1 FROM json_each({param})")
+}
+
+/// "Is one of the texts of a JSON array parameter", looked up in the index.
+fn in_texts(param: &str) -> String {
+    format!("IN (SELECT value FROM json_each({param}))")
+}
+
+impl SqliteStorage {
+    /// Queues this process's event stores (see `events_writer`).
+    pub(crate) async fn events_write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.events_writer.lock().await
+    }
 }
