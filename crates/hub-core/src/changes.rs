@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::entities::{self, EntityDef};
 use crate::error::{Error, Result};
+use crate::privacy::ErasedSet;
 use crate::search;
 use crate::store::Store;
 
@@ -38,6 +39,9 @@ pub struct Applied {
     pub stale: usize,
     /// Entities or `entity.field`s this version does not know.
     pub unknown: Vec<String>,
+    /// Changes dropped because they would bring back an erased person
+    /// (hub_core::privacy).
+    pub erased: usize,
 }
 
 /// One change, as the outbox stores it.
@@ -69,6 +73,8 @@ pub struct WriteTx {
     touched_companies: BTreeSet<String>,
     /// Leave the search index alone (a first sync rebuilds it once at the end).
     defer_search: bool,
+    /// What this device knows is erased; loaded when the first remote change arrives.
+    erased: Option<ErasedSet>,
 }
 
 /// The tables a first sync fills that were empty when it started and that
@@ -149,6 +155,7 @@ impl Store {
             new_contacts: BTreeSet::new(),
             touched_companies: BTreeSet::new(),
             defer_search: false,
+            erased: None,
         })
     }
 }
@@ -431,6 +438,15 @@ impl WriteTx {
     /// Entities or fields this version does not know are skipped and
     /// reported, never guessed at.
     pub async fn apply_remote(&mut self, change: &hub_protocol::Change) -> Result<Applied> {
+        if self
+            .drops_erased(&change.entity, change.row_id, |f| change.fields.get(f))
+            .await?
+        {
+            return Ok(Applied {
+                erased: 1,
+                ..Applied::default()
+            });
+        }
         let versions = change
             .fields
             .iter()
@@ -444,6 +460,15 @@ impl WriteTx {
         &mut self,
         row: &hub_protocol::wire::SnapshotRow,
     ) -> Result<Applied> {
+        if self
+            .drops_erased(&row.entity, row.row_id, |f| remote_value(&row.state, f))
+            .await?
+        {
+            return Ok(Applied {
+                erased: 1,
+                ..Applied::default()
+            });
+        }
         let versions = row.state.fields.iter().filter_map(|(field, value)| {
             row.state
                 .clocks
@@ -501,11 +526,17 @@ impl WriteTx {
             };
             let mut new_rows = Vec::new();
             for row in rows {
-                if !untouched && existing.contains(&row.row_id.to_string()) {
+                if self
+                    .drops_erased(&row.entity, row.row_id, |f| remote_value(&row.state, f))
+                    .await?
+                {
+                    applied.erased += 1;
+                } else if !untouched && existing.contains(&row.row_id.to_string()) {
                     let one = self.apply_snapshot_row(row).await?;
                     applied.fields += one.fields;
                     applied.stale += one.stale;
                     applied.unknown.extend(one.unknown);
+                    applied.erased += one.erased;
                 } else {
                     new_rows.push(row);
                 }
@@ -587,6 +618,38 @@ impl WriteTx {
             next = following;
         }
         Ok(applied)
+    }
+
+    /// Whether a remote change of this row must be dropped because it would bring back
+    /// an erased person ([`ErasedSet::holds`]). A dropped row is remembered as erased,
+    /// so a later change of only some of its fields is dropped too.
+    async fn drops_erased<'v>(
+        &mut self,
+        entity: &str,
+        row: Uuid,
+        field: impl Fn(&str) -> Option<&'v Value>,
+    ) -> Result<bool> {
+        if self.erased.is_none() {
+            self.erased = Some(ErasedSet::load(&mut self.tx).await?);
+        }
+        let Some(erased) = self.erased.as_mut().filter(|e| !e.is_empty()) else {
+            return Ok(false);
+        };
+        if !erased.holds(entity, &row.to_string(), field) {
+            return Ok(false);
+        }
+        erased.remember(entity, &row.to_string());
+        sqlx::query("INSERT OR IGNORE INTO erased_rows (entity, row_id) VALUES (?, ?)")
+            .bind(entity)
+            .bind(row.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(true)
+    }
+
+    /// Reload what is erased at the next remote change (an erasure was just carried out).
+    pub(crate) fn forget_erased(&mut self) {
+        self.erased = None;
     }
 
     /// Skip search indexing in this transaction: for a first sync, which

@@ -394,6 +394,20 @@ pub static CONSENT_RECORD: EntityDef = EntityDef {
     ],
 };
 
+/// An erased contact (hub_core::privacy): never edited, never deleted.
+pub static ERASURE: EntityDef = EntityDef {
+    name: "erasure",
+    table: "erasures",
+    fields: &[
+        "contact_id",
+        "erased_at",
+        "erased_by",
+        "rows",
+        "suppress",
+        "deleted_at",
+    ],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
@@ -426,6 +440,7 @@ pub static ALL: &[&EntityDef] = &[
     &IDENTITY,
     &SEGMENT,
     &CONSENT_RECORD,
+    &ERASURE,
 ];
 
 /// Look an entity up by its wire name.

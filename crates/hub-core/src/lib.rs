@@ -30,6 +30,7 @@ pub mod merge;
 pub mod money;
 pub mod phone;
 pub mod pipelines;
+pub mod privacy;
 pub mod recurrence;
 pub mod reminders;
 pub mod search;

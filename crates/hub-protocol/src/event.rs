@@ -121,6 +121,41 @@ impl Event {
     }
 }
 
+/// The SHA-256 (lower-case hex) of one identifier of a person, as erasure keeps it to
+/// suppress later events without keeping the identifier: `kind` is `user_id`,
+/// `anonymous_id`, `email` (trimmed, lower-cased here) or `phone` (E.164).
+pub fn identity_hash(kind: &str, value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let value = match kind {
+        "email" => value.trim().to_lowercase(),
+        _ => value.trim().to_owned(),
+    };
+    let digest = Sha256::digest(format!("{kind}:{value}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Event {
+    /// The hashes of the identifiers this event carries (userId, anonymousId, traits'
+    /// email), to compare with an erasure's suppression list.
+    pub fn identity_hashes(&self) -> Vec<String> {
+        let mut hashes = Vec::new();
+        if let Some(user) = &self.user_id {
+            hashes.push(identity_hash("user_id", user));
+        }
+        if let Some(anonymous) = &self.anonymous_id {
+            hashes.push(identity_hash("anonymous_id", anonymous));
+        }
+        if let Some(email) = self
+            .traits()
+            .and_then(|t| t.get("email"))
+            .and_then(Value::as_str)
+        {
+            hashes.push(identity_hash("email", email));
+        }
+        hashes
+    }
+}
+
 /// One event of a workspace's stream, with its place in it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamedEvent {
@@ -201,6 +236,29 @@ mod tests {
             json!({"context": {"traits": {"email": "a@b.c"}}}),
         );
         assert_eq!(track.traits().unwrap()["email"], "a@b.c");
+    }
+
+    #[test]
+    fn identity_hashes_normalise_emails_only() {
+        assert_eq!(
+            identity_hash("email", " Ada@Example.COM "),
+            identity_hash("email", "ada@example.com")
+        );
+        assert_ne!(
+            identity_hash("user_id", "U1"),
+            identity_hash("user_id", "u1")
+        );
+        assert_ne!(
+            identity_hash("user_id", "x"),
+            identity_hash("anonymous_id", "x")
+        );
+        assert_eq!(identity_hash("user_id", "x").len(), 64);
+        let mut e = event(EventType::Identify, json!({"traits": {"email": "A@b.c"}}));
+        e.user_id = Some("u1".into());
+        let hashes = e.identity_hashes();
+        assert!(hashes.contains(&identity_hash("email", "a@b.c")));
+        assert!(hashes.contains(&identity_hash("user_id", "u1")));
+        assert!(hashes.contains(&identity_hash("anonymous_id", "a1")));
     }
 
     #[test]

@@ -792,7 +792,7 @@ impl<'w, W: Write + ?Sized> CsvWriter<'w, W> {
 }
 
 /// One field, quoted when RFC 4180 needs it (or a reader would trim it).
-fn push_field(line: &mut String, cell: &str) {
+pub(crate) fn push_field(line: &mut String, cell: &str) {
     let quote = cell.contains([',', '"', '\r', '\n'])
         || cell.starts_with([' ', '\t'])
         || cell.ends_with([' ', '\t']);

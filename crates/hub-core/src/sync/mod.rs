@@ -178,6 +178,9 @@ pub struct Report {
     /// Fields whose value changed here because of another device.
     pub applied_fields: u64,
     pub new_conflicts: u64,
+    /// Changes, sent or received, dropped because they were about an erased person
+    /// (docs/privacy.md): intended, so not kept as rejected.
+    pub erased: u64,
 }
 
 mod key {
@@ -446,6 +449,7 @@ async fn push<T: Transport>(
                 note_server_time(store, tx.conn(), answer.server_time).await?;
                 let mut floor = None;
                 let mut rejected = 0;
+                let mut erased = 0;
                 let mut acked = Vec::with_capacity(batch.len());
                 for result in &answer.results {
                     let Some(change) = batch.iter().find(|c| c.op_id == result.op_id) else {
@@ -453,6 +457,12 @@ async fn push<T: Transport>(
                     };
                     acked.push(change.op_id.to_string());
                     if let OpStatus::Rejected { reason } = &result.status {
+                        if reason.starts_with("erased") {
+                            // An edit of a person someone erased: dropped, not kept (it
+                            // holds the person's data).
+                            erased += 1;
+                            continue;
+                        }
                         sqlx::query(
                             "INSERT OR IGNORE INTO rejected_changes (op_id, change, reason, rejected_at) VALUES (?, ?, ?, ?)",
                         )
@@ -478,7 +488,8 @@ async fn push<T: Transport>(
                 raise_floor(&mut tx, floor).await?;
                 tx.commit().await?;
                 report.rejected += rejected;
-                report.pushed += batch.len() as u64 - rejected;
+                report.erased += erased;
+                report.pushed += batch.len() as u64 - rejected - erased;
             }
         }
     }
@@ -560,6 +571,7 @@ async fn apply_snapshot_page(
         }
     });
     report.applied_fields += applied?.fields as u64;
+    crate::privacy::follow(&mut tx).await?;
     let floor = page.rows.iter().filter_map(|row| row.state.newest()).max();
     report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
     raise_floor(&mut tx, floor).await?;
@@ -655,10 +667,16 @@ async fn pull<T: Transport>(
         note_server_time(store, tx.conn(), page.server_time).await?;
         let mut floor = None;
         for synced in &page.changes {
-            report.applied_fields += tx.apply_remote(&synced.change).await?.fields as u64;
+            let applied = tx.apply_remote(&synced.change).await?;
+            report.applied_fields += applied.fields as u64;
+            report.erased += applied.erased as u64;
             floor = floor.max(Some(synced.change.hlc));
         }
-        crate::merge::follow_up(&mut tx, page.changes.iter().map(|c| &c.change)).await?; // MERGE FOLLOW-UP (docs/merge.md): repoint and carry what reached a merged-away record
+        // Merges that arrived: repoint and carry what reached a merged-away record
+        // (docs/merge.md); erasures: remove what this device holds of the person
+        // (docs/privacy.md).
+        crate::merge::follow_up(&mut tx, page.changes.iter().map(|c| &c.change)).await?;
+        crate::privacy::follow(&mut tx).await?;
         report.new_conflicts += conflicts::record(tx.conn(), &page.conflicts).await?;
         raise_floor(&mut tx, floor).await?;
         meta_set(

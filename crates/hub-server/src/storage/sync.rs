@@ -193,6 +193,95 @@ pub(crate) struct ConflictInsert {
 }
 pub(crate) type BatchSeen = HashMap<Uuid, (String, OpResult)>;
 
+/// An erasure change the batch applied: the person and what to remove (docs/privacy.md).
+pub(crate) struct Erasing {
+    pub contact: String,
+    /// `[entity, row_id]` pairs the erasing device listed.
+    pub rows: Vec<(String, String)>,
+    pub suppress: Vec<String>,
+}
+
+impl Erasing {
+    pub(crate) fn of(change: &Change) -> Option<Erasing> {
+        let text = |field: &str| change.fields.get(field).and_then(|v| v.as_str());
+        let contact = text("contact_id")?.to_owned();
+        let rows = text("rows")
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default();
+        let suppress = text("suppress")
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default();
+        Some(Erasing {
+            contact,
+            rows,
+            suppress,
+        })
+    }
+}
+
+/// The contacts a change refers to: its row (a contact), its `contact_id`, a custom
+/// value's `row_id`.
+pub(crate) fn contacts_named(change: &Change) -> Vec<String> {
+    let mut ids = Vec::new();
+    if change.entity == "contact" {
+        ids.push(change.row_id.hyphenated().to_string());
+    }
+    for field in ["contact_id", "row_id"] {
+        if field == "row_id" && change.entity != "custom_value" {
+            continue;
+        }
+        if let Some(id) = change.fields.get(field).and_then(|v| v.as_str()) {
+            ids.push(id.to_owned());
+        }
+    }
+    ids
+}
+
+/// Why a change is refused because of an erasure, if it is: it would undo one, change
+/// an erased row, or link a row to an erased person.
+pub(crate) fn erased_refusal(
+    change: &Change,
+    rows: &std::collections::HashSet<(String, String)>,
+    contacts: &std::collections::HashSet<String>,
+) -> Option<String> {
+    if change.entity == "erasure" {
+        return change
+            .fields
+            .get("deleted_at")
+            .is_some_and(|v| !v.is_null())
+            .then(|| "an erasure cannot be undone".to_owned());
+    }
+    let row = (
+        change.entity.clone(),
+        change.row_id.hyphenated().to_string(),
+    );
+    // A deal is the business's: it is unlinked ([`unlink_erased`]), not refused.
+    let links_erased =
+        change.entity != "deal" && contacts_named(change).iter().any(|c| contacts.contains(c));
+    (rows.contains(&row) || links_erased)
+        .then(|| "erased: this record belongs to a person who was erased".to_owned())
+}
+
+/// A deal change that links an erased person, with the link cleared: the deal is kept
+/// (made offline by a device that had not heard of the erasure), the person is not.
+pub(crate) fn unlink_erased(
+    change: &Change,
+    contacts: &std::collections::HashSet<String>,
+) -> Option<Change> {
+    let links = change
+        .fields
+        .get("contact_id")
+        .and_then(|v| v.as_str())
+        .is_some_and(|c| contacts.contains(c));
+    (change.entity == "deal" && links).then(|| {
+        let mut unlinked = change.clone();
+        unlinked
+            .fields
+            .insert("contact_id".to_owned(), serde_json::Value::Null);
+        unlinked
+    })
+}
+
 /// Expands `push_changes`, `pull_changes` and `snapshot_page` for one backend.
 macro_rules! sync_storage {
     ($storage:ty, $wid:path, $json_texts:expr, $json_pairs:expr) => {
@@ -271,6 +360,34 @@ macro_rules! sync_storage {
                     .await?;
                 let mut rows: HashMap<RowKey, RowState> = row_states(versions, history)?;
 
+                // Erased people: what this batch may not touch (docs/privacy.md).
+                let mut erased_rows: std::collections::HashSet<(String, String)> =
+                    sqlx::query_as::<_, (String, String)>(&format!(
+                        "SELECT entity, row_id FROM erased_rows \
+                         WHERE workspace_id = $1 AND (entity, row_id) IN ({})",
+                        $json_pairs("$2")
+                    ))
+                    .bind(&ws)
+                    .bind(&keys_json)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let named: Vec<String> = changes.iter().flat_map(contacts_named).collect();
+                let mut erased_contacts: std::collections::HashSet<String> =
+                    sqlx::query_scalar::<_, String>(&format!(
+                        "SELECT contact_id FROM erased_contacts \
+                         WHERE workspace_id = $1 AND contact_id IN ({})",
+                        $json_texts("$2")
+                    ))
+                    .bind(&ws)
+                    .bind(to_json(&named)?)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let mut erasing: Vec<Erasing> = Vec::new();
+
                 let mut seen: BatchSeen = BatchSeen::new();
                 let mut results = Vec::with_capacity(changes.len());
                 let mut new_changes: Vec<ChangeInsert> = Vec::new();
@@ -300,9 +417,31 @@ macro_rules! sync_storage {
                         results.push(result);
                         continue;
                     }
+                    if let Some(reason) = erased_refusal(change, &erased_rows, &erased_contacts) {
+                        // Not stored: a retry is refused again for the same reason.
+                        let result = OpResult {
+                            op_id: change.op_id,
+                            status: $crate::sync::OpStatus::Rejected { reason },
+                        };
+                        seen.insert(change.op_id, (hash, result.clone()));
+                        results.push(result);
+                        continue;
+                    }
+                    let unlinked = unlink_erased(change, &erased_contacts);
+                    let change = unlinked.as_ref().unwrap_or(change);
                     let key = (change.entity.clone(), change.row_id);
                     let row = rows.entry(key.clone()).or_default();
                     let merged = merge_change(row, change);
+                    // Whatever the merge says (two devices may erase one person), the
+                    // person is erased from here on: the statements below are idempotent.
+                    if change.entity == "erasure" {
+                        if let Some(e) = Erasing::of(change) {
+                            // The rest of this batch may not touch the person either.
+                            erased_contacts.insert(e.contact.clone());
+                            erased_rows.extend(e.rows.iter().cloned());
+                            erasing.push(e);
+                        }
+                    }
                     seq += 1;
                     let row_text = change.row_id.hyphenated().to_string();
                     new_changes.push(ChangeInsert {
@@ -424,6 +563,89 @@ macro_rules! sync_storage {
                             .bind(now);
                     }
                     q.execute(&mut *tx).await?;
+                }
+                for e in &erasing {
+                    // Every row about the person: the ones the device listed, the contact,
+                    // and any other row that links to it (written by a device the erasing
+                    // one had not heard from). Deals stay: the erasing device unlinks them.
+                    let contact_ref = format!("%\"contact_id\":\"{}\"%", e.contact);
+                    let value_ref = format!("%\"row_id\":\"{}\"%", e.contact);
+                    let merge_ref = format!("%_id\":\"{}\"%", e.contact);
+                    let found: Vec<(String, String)> = sqlx::query_as(
+                        "SELECT entity, row_id FROM row_versions WHERE workspace_id = $1 \
+                         AND entity NOT IN ('erasure', 'deal') \
+                         AND ((entity = 'contact' AND row_id = $2) \
+                              OR state LIKE $3 \
+                              OR (entity = 'custom_value' AND state LIKE $4) \
+                              OR (entity = 'merge' AND state LIKE $5))",
+                    )
+                    .bind(&ws)
+                    .bind(&e.contact)
+                    .bind(&contact_ref)
+                    .bind(&value_ref)
+                    .bind(&merge_ref)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut targets: std::collections::BTreeSet<(String, String)> =
+                        found.into_iter().collect();
+                    targets.extend(e.rows.iter().cloned());
+                    targets.insert(("contact".to_owned(), e.contact.clone()));
+                    targets.retain(|(entity, _)| entity != "erasure" && entity != "deal");
+                    let targets: Vec<(String, String)> = targets.into_iter().collect();
+                    let targets_json = to_json(&targets)?;
+                    for table in ["row_versions", "conflicts"] {
+                        sqlx::query(&format!(
+                            "DELETE FROM {table} WHERE workspace_id = $1 AND (entity, row_id) IN ({})",
+                            $json_pairs("$2")
+                        ))
+                        .bind(&ws)
+                        .bind(&targets_json)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    // The history that carried the person's values; the erasure itself
+                    // (and this batch's other changes) stay in the pull feed.
+                    sqlx::query(&format!(
+                        "DELETE FROM changes WHERE workspace_id = $1 AND seq <= $3 \
+                         AND (entity, row_id) IN ({})",
+                        $json_pairs("$2")
+                    ))
+                    .bind(&ws)
+                    .bind(&targets_json)
+                    .bind(start)
+                    .execute(&mut *tx)
+                    .await?;
+                    for chunk in targets.chunks(1000) {
+                        let sql = format!(
+                            "INSERT INTO erased_rows (workspace_id, entity, row_id) VALUES {} \
+                             ON CONFLICT DO NOTHING",
+                            values_sql(chunk.len(), 3)
+                        );
+                        let mut q = sqlx::query(&sql);
+                        for (entity, row) in chunk {
+                            q = q.bind(&ws).bind(entity).bind(row);
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO erased_contacts (workspace_id, contact_id, erased_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&ws)
+                    .bind(&e.contact)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    for hash in &e.suppress {
+                        sqlx::query(
+                            "INSERT INTO suppressed_identities (workspace_id, hash) \
+                             VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(&ws)
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 if seq != start {
                     sqlx::query("UPDATE workspaces SET sync_seq = $1 WHERE id = $2")

@@ -11,4 +11,9 @@ rejected: bigint, restamped: bigint, snapshot_rows: bigint, pulled: bigint,
 /**
  * Fields whose value changed here because of another device.
  */
-applied_fields: bigint, new_conflicts: bigint, };
+applied_fields: bigint, new_conflicts: bigint, 
+/**
+ * Changes, sent or received, dropped because they were about an erased person
+ * (docs/privacy.md): intended, so not kept as rejected.
+ */
+erased: bigint, };
