@@ -486,10 +486,15 @@ async fn warn(
     reason: &str,
     done: &mut Resolved,
 ) -> Result<()> {
+    // One warning per pair of profiles (from the first event that showed it): "these
+    // two may be one person" is one decision for the user, whichever ids showed it.
     let added = sqlx::query(
         "INSERT OR IGNORE INTO identity_warnings
            (message_id, contact_id, other_contact_id, identity, reason, at_ms)
-         VALUES (?, ?, ?, ?, ?, ?)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+          WHERE NOT EXISTS (SELECT 1 FROM identity_warnings
+                             WHERE (contact_id = ?2 AND other_contact_id = ?3)
+                                OR (contact_id = ?3 AND other_contact_id = ?2))",
     )
     .bind(&event.message_id)
     .bind(contact)
@@ -1693,5 +1698,109 @@ mod tests {
         .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(owner(&store, "m1").await, Some(later));
+    }
+
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One call over a small space of ids, so profiles collide often.
+        fn call() -> impl Strategy<Value = serde_json::Value> {
+            let user = prop_oneof![
+                Just(None),
+                (0..3usize).prop_map(|u| Some(format!("u{u}"))),
+                Just(Some("undefined".to_owned()))
+            ];
+            let anon = prop_oneof![
+                Just(None),
+                (0..4usize).prop_map(|a| Some(format!("a{a}"))),
+                Just(Some("anonymous".to_owned()))
+            ];
+            let email = prop_oneof![
+                Just(None),
+                (0..2usize).prop_map(|e| Some(format!("p{e}@example.com")))
+            ];
+            (0..4usize, user, anon, email, 0..100i64).prop_map(
+                |(kind, user, anon, email, hours)| {
+                    let call = ["page", "track", "identify", "identify"][kind];
+                    let mut v = json!({"type": call, "timestamp": ago(hours + 1)});
+                    if kind == 1 {
+                        v["event"] = json!("Clicked");
+                    }
+                    if let Some(u) = user {
+                        v["userId"] = json!(u);
+                    }
+                    if let Some(a) = anon {
+                        v["anonymousId"] = json!(a);
+                    }
+                    if v.get("userId").is_none() && v.get("anonymousId").is_none() {
+                        v["anonymousId"] = json!("a0");
+                    }
+                    if let Some(e) = email {
+                        v["traits"] = json!({"email": e});
+                    }
+                    v
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+            /// Any mix of pages, tracks and identifies, stored in any batches: no contact
+            /// ever holds two user ids (identified profiles are never merged), junk ids
+            /// never become identities, every event's contact is what its identities
+            /// say, and resolving everything again writes nothing.
+            #[test]
+            fn resolution_never_merges_identified_profiles_and_is_idempotent(
+                calls in proptest::collection::vec(call(), 1..30),
+                split in 0..30usize,
+            ) {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let store = Store::open_in_memory().await.unwrap();
+                    let calls: Vec<serde_json::Value> = calls
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, mut c)| {
+                            c["messageId"] = json!(format!("m{i}"));
+                            c
+                        })
+                        .collect();
+                    let split = split.min(calls.len());
+                    ingest(&store, calls[..split].to_vec()).await;
+                    ingest(&store, calls[split..].to_vec()).await;
+
+                    let doubled: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT contact_id, count(*) FROM identities
+                          WHERE kind = 'user_id' AND deleted_at IS NULL
+                          GROUP BY contact_id HAVING count(*) > 1",
+                    )
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap();
+                    assert!(doubled.is_empty(), "{doubled:?}");
+                    let junk: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM identities WHERE value IN ('undefined', 'anonymous')",
+                    )
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+                    assert_eq!(junk, 0);
+                    let stale: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM events e JOIN events_resolution r ON r.rk = e.rk
+                          WHERE e.contact_rk IS NOT r.contact_rk",
+                    )
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+                    assert_eq!(stale, 0);
+                    let before = log_len(&store).await;
+                    let again = reprocess_all(&store).await.unwrap();
+                    assert!(again.is_empty(), "{again:?}");
+                    assert_eq!(log_len(&store).await, before);
+                });
+            }
+        }
     }
 }
