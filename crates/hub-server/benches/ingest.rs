@@ -3,11 +3,14 @@
 //!
 //! For each backend (SQLite in a temp file, then PostgreSQL in a throwaway cluster like the
 //! tests start) a hub-server is served in this process on a port-0 listener, with no event
-//! rate limit. `HUB_BENCH_CLIENTS` (default 8) concurrent clients, each with its own
+//! rate limit. Concurrent clients, each with its own
 //! keep-alive connection, POST `/v1/batch` requests of `HUB_BENCH_BATCH` (default 100)
 //! realistic events (a browser/server SDK mix of page, track, identify, screen, group and
-//! alias calls with context, properties and traits; ~0.8 KB each, bodies built before the
-//! clock starts) until `HUB_BENCH_EVENTS` (default 200,000) events are sent. Printed: events/s
+//! alias calls with context, properties and traits; ~0.7 KB each, bodies built before the
+//! clock starts) until `HUB_BENCH_EVENTS` (default 100,000) events are sent, into a new
+//! workspace per run. `HUB_BENCH_CLIENTS` is a comma-separated list of client counts, one
+//! run each (default `2,8`): with one writer per workspace, a request's latency is its
+//! queueing behind the others in flight plus its own service time. Printed: events/s
 //! over the wall time and p50 / p99 / max latency per batch request. Every answer must be
 //! 200 and the stored counts must add up to the events sent.
 //!
@@ -43,19 +46,32 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let events = env("HUB_BENCH_EVENTS", 200_000);
+        let events = env("HUB_BENCH_EVENTS", 100_000);
         let batch = env("HUB_BENCH_BATCH", 100);
-        let clients = env("HUB_BENCH_CLIENTS", 8);
+        let clients: Vec<usize> = std::env::var("HUB_BENCH_CLIENTS")
+            .unwrap_or_else(|_| "2,8".into())
+            .split(',')
+            .map(|c| {
+                c.trim()
+                    .parse()
+                    .expect("HUB_BENCH_CLIENTS: numbers, comma-separated")
+            })
+            .collect();
         println!(
-            "ingest: {events} events in batches of {batch}, {clients} concurrent clients, over HTTP"
+            "ingest: {events} events in batches of {batch} per run, with {clients:?} concurrent \
+             clients, over HTTP"
         );
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-        run("sqlite", &sqlite, events, batch, clients).await;
+        for (run_no, &c) in clients.iter().enumerate() {
+            run("sqlite", &sqlite, events, batch, c, run_no).await;
+        }
         match pg::TestPostgres::start() {
             Ok(pg) => {
                 let url = pg.fresh_database("hub_ingest_bench").await;
-                run("postgres", &url, events, batch, clients).await;
+                for (run_no, &c) in clients.iter().enumerate() {
+                    run("postgres", &url, events, batch, c, run_no).await;
+                }
             }
             Err(why) => println!("postgres: SKIPPED (cannot start a test cluster: {why})"),
         }
@@ -106,7 +122,7 @@ fn event(i: usize) -> Value {
     e
 }
 
-async fn run(backend: &str, url: &str, events: usize, batch: usize, clients: usize) {
+async fn run(backend: &str, url: &str, events: usize, batch: usize, clients: usize, run_no: usize) {
     let db = Database::open(&DatabaseUrl::parse(url).unwrap())
         .await
         .unwrap();
@@ -114,8 +130,8 @@ async fn run(backend: &str, url: &str, events: usize, batch: usize, clients: usi
     let created = accounts::create_workspace(
         &db,
         &passwords,
-        "Bench",
-        "owner@example.com",
+        &format!("Bench {run_no}"),
+        &format!("owner{run_no}@example.com"),
         Some(Password::parse("a long password".to_owned()).unwrap()),
     )
     .await
@@ -189,7 +205,7 @@ async fn run(backend: &str, url: &str, events: usize, batch: usize, clients: usi
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let rate = events as f64 / elapsed.as_secs_f64();
     println!(
-        "{backend:>8}: {events} events ({:.1} MB) in {:.2} s = {rate:.0} events/s (goal >= 5000: {}); \
+        "{backend:>8}, {clients} clients: {events} events ({:.1} MB) in {:.2} s = {rate:.0} events/s (goal >= 5000: {}); \
          per batch request p50 {:.1} ms, p99 {:.1} ms (goal < 100: {}), max {:.1} ms",
         bytes as f64 / 1e6,
         elapsed.as_secs_f64(),
