@@ -15,6 +15,7 @@ mod import;
 mod log;
 mod output;
 mod pipeline;
+mod privacy;
 mod reminder;
 mod segment;
 mod sync;
@@ -133,6 +134,12 @@ enum Command {
     /// Consent per purpose (email marketing, advertising, analytics, sale): record, show
     #[command(subcommand)]
     Consent(consent::ConsentCommand),
+    /// Erase a contact for good; subject-access export of everything about them
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCommand),
+    /// Retention of anonymous behavioural data: run the purge, show or set the period
+    #[command(subcommand)]
+    Retention(privacy::RetentionCommand),
 }
 
 #[derive(clap::Args)]
@@ -181,6 +188,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Company(cmd) => company::run(&store, cmd).await,
         Command::Tag(cmd) => tag::run(&store, cmd).await,
         Command::Consent(cmd) => consent::run(&store, cmd).await,
+        Command::Privacy(cmd) => privacy::run(&store, cmd).await,
+        Command::Retention(cmd) => privacy::run_retention(&store, cmd).await,
         Command::Field(cmd) => field::run(&store, cmd).await,
         Command::View(cmd) => view::run(&store, cmd).await,
         Command::Reminder(cmd) => reminder::run(&store, cmd).await,

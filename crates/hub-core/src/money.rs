@@ -23,8 +23,9 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::changes::{now_rfc3339, WriteTx};
-use crate::entities::{EXCHANGE_RATE, WORKSPACE_SETTING};
+use crate::entities::EXCHANGE_RATE;
 use crate::error::{Error, Result};
+use crate::settings;
 use crate::store::Store;
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x0c2d_6e4a_91f3_4b8e_a7d5_3f10_62b9_c8e1);
@@ -323,52 +324,20 @@ fn too_large() -> Error {
 
 // ---- the base currency ----------------------------------------------------
 
-fn setting_id(key: &str) -> Uuid {
-    Uuid::new_v5(&NAMESPACE, format!("setting/{key}").as_bytes())
-}
-
 const BASE_CURRENCY: &str = "base_currency";
 
 /// The team's base currency for converted totals, if one was set.
 pub async fn base_currency(store: &Store) -> Result<Option<String>> {
-    let value: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT value FROM workspace_settings WHERE id = ? AND deleted_at IS NULL",
-    )
-    .bind(setting_id(BASE_CURRENCY).to_string())
-    .fetch_optional(store.pool())
-    .await?;
-    Ok(value
-        .flatten()
-        .and_then(|v| serde_json::from_str::<String>(&v).ok())
+    Ok(settings::get(store, BASE_CURRENCY)
+        .await?
+        .and_then(|v| v.as_str().map(str::to_owned))
         .filter(|c| minor_units(c).is_some()))
 }
 
 /// Set the team's base currency (synced to every device).
 pub async fn set_base_currency(store: &Store, code: &str) -> Result<String> {
     let code = parse_currency("base_currency", code)?;
-    let mut tx = store.write().await?;
-    let id = setting_id(BASE_CURRENCY);
-    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM workspace_settings WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(tx.conn())
-        .await?;
-    let value = json!(json!(code).to_string());
-    if exists.is_some() {
-        tx.update(
-            &WORKSPACE_SETTING,
-            id,
-            vec![("value", value), ("deleted_at", Value::Null)],
-        )
-        .await?;
-    } else {
-        tx.insert(
-            &WORKSPACE_SETTING,
-            id,
-            vec![("key", json!(BASE_CURRENCY)), ("value", value)],
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    settings::set(store, BASE_CURRENCY, &json!(code)).await?;
     Ok(code)
 }
 

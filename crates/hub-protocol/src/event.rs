@@ -156,6 +156,46 @@ impl Event {
     }
 }
 
+/// An IP address with its host part cut off, as the hub stores IPs: IPv4 keeps its
+/// first three octets (`203.0.113.0`), IPv6 its first three groups, a /48
+/// (`2001:db8:85a3::`). Text that is not an IP address gives `None`.
+pub fn truncate_ip(ip: &str) -> Option<String> {
+    match ip.trim().parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            Some(std::net::Ipv4Addr::new(a, b, c, 0).to_string())
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0).to_string())
+        }
+    }
+}
+
+impl Event {
+    /// Truncate `context.ip` in place ([`truncate_ip`]); true if it changed. An `ip` that
+    /// is not an address is removed rather than kept whole.
+    pub fn truncate_ip(&mut self) -> bool {
+        let Some(context) = self.body.get_mut("context").and_then(Value::as_object_mut) else {
+            return false;
+        };
+        let Some(ip) = context.get("ip").and_then(Value::as_str) else {
+            return false;
+        };
+        match truncate_ip(ip) {
+            Some(cut) if cut == ip => false,
+            Some(cut) => {
+                context.insert("ip".into(), Value::String(cut));
+                true
+            }
+            None => {
+                context.remove("ip");
+                true
+            }
+        }
+    }
+}
+
 /// One event of a workspace's stream, with its place in it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamedEvent {
@@ -236,6 +276,23 @@ mod tests {
             json!({"context": {"traits": {"email": "a@b.c"}}}),
         );
         assert_eq!(track.traits().unwrap()["email"], "a@b.c");
+    }
+
+    #[test]
+    fn ips_lose_their_host_part() {
+        assert_eq!(truncate_ip("203.0.113.77").as_deref(), Some("203.0.113.0"));
+        assert_eq!(
+            truncate_ip("2001:db8:85a3:8d3:1319:8a2e:370:7348").as_deref(),
+            Some("2001:db8:85a3::")
+        );
+        assert_eq!(truncate_ip("not an ip"), None);
+        let mut e = event(EventType::Page, json!({"context": {"ip": "198.51.100.23"}}));
+        assert!(e.truncate_ip());
+        assert_eq!(e.context().unwrap()["ip"], "198.51.100.0");
+        assert!(!e.truncate_ip(), "truncating twice changes nothing");
+        let mut junk = event(EventType::Page, json!({"context": {"ip": "localhost"}}));
+        assert!(junk.truncate_ip());
+        assert!(junk.context().unwrap().get("ip").is_none());
     }
 
     #[test]
