@@ -661,11 +661,11 @@ async fn set_links(tx: &mut WriteTx, tag: Uuid, on: &[Uuid], off: &[Uuid]) -> Re
     for chunk in wanted.chunks(CHUNK) {
         let ids: Vec<String> = chunk.iter().map(|(c, _)| c.to_string()).collect();
         let existing: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, contact_id, deleted_at FROM contact_tags
-              WHERE tag_id = ? AND contact_id IN (SELECT value FROM json_each(?))",
+            "SELECT l.id, l.contact_id, l.deleted_at FROM json_each(?) j
+               CROSS JOIN contact_tags l ON l.contact_id = j.value AND l.tag_id = ?",
         )
-        .bind(tag.to_string())
         .bind(json_list(&ids))
+        .bind(tag.to_string())
         .fetch_all(tx.conn())
         .await?;
         // A contact may have an old link with another id (made before ids were derived).
@@ -784,9 +784,13 @@ async fn won_sets(
     let deals: Vec<(i64, Option<String>, Option<String>)> = match scope {
         None => sqlx::query_as(base).fetch_all(&mut *conn).await?,
         Some(rks) => {
-            sqlx::query_as(&format!(
-                "{base} AND c.rk IN (SELECT value FROM json_each(?))"
-            ))
+            // From the contacts in scope, not from every won deal.
+            sqlx::query_as(
+                "SELECT c.rk, d.amount, d.currency FROM json_each(?) j
+                   CROSS JOIN contacts c ON c.rk = j.value
+                   JOIN deals d ON d.contact_id = c.id
+                  WHERE d.status = 'won' AND d.deleted_at IS NULL",
+            )
             .bind(json_list(rks))
             .fetch_all(&mut *conn)
             .await?
@@ -1007,30 +1011,33 @@ async fn apply(
     report: &mut RefreshReport,
 ) -> Result<()> {
     let now_ms = now.timestamp_millis();
-    let before: Vec<i64> =
-        match candidates {
-            None => sqlx::query_scalar(
+    let before: Vec<i64> = match candidates {
+        None => {
+            sqlx::query_scalar(
                 "SELECT contact_rk FROM segment_members WHERE segment_rk = ? ORDER BY contact_rk",
             )
             .bind(seg.rk)
             .fetch_all(tx.conn())
-            .await?,
-            Some(c) => {
-                let mut out = Vec::new();
-                for chunk in c.chunks(CHUNK) {
-                    let rks: Vec<i64> = sqlx::query_scalar(
-                        "SELECT contact_rk FROM segment_members
-                      WHERE segment_rk = ? AND contact_rk IN (SELECT value FROM json_each(?))",
+            .await?
+        }
+        Some(c) => {
+            let mut out = Vec::new();
+            for chunk in c.chunks(CHUNK) {
+                // From the candidates (CROSS JOIN keeps that order): a few
+                // look-ups, never a walk of a big segment's members.
+                let rks: Vec<i64> = sqlx::query_scalar(
+                        "SELECT m.contact_rk FROM json_each(?) j
+                           CROSS JOIN segment_members m ON m.segment_rk = ? AND m.contact_rk = j.value",
                     )
-                    .bind(seg.rk)
                     .bind(json_list(chunk))
+                    .bind(seg.rk)
                     .fetch_all(tx.conn())
                     .await?;
-                    out.extend(rks);
-                }
-                out
+                out.extend(rks);
             }
-        };
+            out
+        }
+    };
     let before: HashSet<i64> = before.into_iter().collect();
     let after: HashSet<i64> = now_members.iter().copied().collect();
     let mut entered: Vec<i64> = after.difference(&before).copied().collect();
@@ -1094,11 +1101,14 @@ async fn apply(
             Some(c) => {
                 let mut out = Vec::new();
                 for chunk in c.chunks(CHUNK) {
-                    let rks: Vec<i64> = sqlx::query_scalar(&format!(
-                        "{base} AND c.rk IN (SELECT value FROM json_each(?))"
-                    ))
-                    .bind(tag.to_string())
+                    // From the candidates, not from the tag's links (all its members).
+                    let rks: Vec<i64> = sqlx::query_scalar(
+                        "SELECT c.rk FROM json_each(?) j CROSS JOIN contacts c ON c.rk = j.value
+                          WHERE EXISTS (SELECT 1 FROM contact_tags l WHERE l.contact_id = c.id
+                                           AND l.tag_id = ? AND l.deleted_at IS NULL)",
+                    )
                     .bind(json_list(chunk))
+                    .bind(tag.to_string())
                     .fetch_all(tx.conn())
                     .await?;
                     out.extend(rks);
@@ -1212,36 +1222,31 @@ async fn apply(
     Ok(())
 }
 
-/// Whether a refresh at `now_ms` has anything to do (read without the write
-/// lock, so an idle app loop or CLI read takes no lock): contacts queued, a
-/// segment new, changed or deleted since it was computed, or a segment with
-/// a time window last checked at another time.
-async fn has_work(store: &Store, now_ms: i64) -> Result<bool> {
-    let mut conn = store.pool().acquire().await?;
-    let queued: i64 = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM segment_queue)")
-        .fetch_one(&mut *conn)
-        .await?;
-    if queued != 0 {
-        return Ok(true);
-    }
-    let dead: i64 = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM segment_state st LEFT JOIN segments s ON s.rk = st.segment_rk
-                         WHERE s.rk IS NULL OR s.deleted_at IS NOT NULL)",
+/// Whether a refresh at `now_ms` has anything to do, and whether an entry
+/// trigger makes reminders (which need the current user), read in one
+/// statement without the write lock, so an idle app loop or CLI read takes no
+/// lock: contacts queued, a segment new, changed or deleted since it was
+/// computed, or a segment with a time window last checked at another time.
+async fn has_work(store: &Store, now_ms: i64) -> Result<(bool, bool)> {
+    let (queued, dead, reminders, live): (i64, i64, i64, String) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM segment_queue),
+                EXISTS (SELECT 1 FROM segment_state st LEFT JOIN segments s ON s.rk = st.segment_rk
+                         WHERE s.rk IS NULL OR s.deleted_at IS NOT NULL),
+                EXISTS (SELECT 1 FROM segments WHERE deleted_at IS NULL AND instr(triggers, '\"reminder\"') > 0),
+                (SELECT json_group_array(json_array(s.rule, st.rule, st.checked_ms)) FROM segments s
+                   LEFT JOIN segment_state st ON st.segment_rk = s.rk WHERE s.deleted_at IS NULL)",
     )
-    .fetch_one(&mut *conn)
+    .fetch_one(store.pool())
     .await?;
-    if dead != 0 {
-        return Ok(true);
+    let reminders = reminders != 0;
+    if queued != 0 || dead != 0 {
+        return Ok((true, reminders));
     }
-    let live: Vec<(Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
-        "SELECT s.rule, st.rule, st.checked_ms FROM segments s
-           LEFT JOIN segment_state st ON st.segment_rk = s.rk WHERE s.deleted_at IS NULL",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let live: Vec<(Option<String>, Option<String>, Option<i64>)> =
+        serde_json::from_str(&live).unwrap_or_default();
     for (rule, computed, checked) in live {
         if rule != computed {
-            return Ok(true);
+            return Ok((true, reminders));
         }
         let timed = rule
             .as_deref()
@@ -1249,10 +1254,10 @@ async fn has_work(store: &Store, now_ms: i64) -> Result<bool> {
             .map(|n| !n.windows().is_empty())
             .unwrap_or(false);
         if timed && checked != Some(now_ms) {
-            return Ok(true);
+            return Ok((true, reminders));
         }
     }
-    Ok(false)
+    Ok((false, reminders))
 }
 
 /// Bring every segment up to date at `now`: drain the queue of contacts to
@@ -1262,10 +1267,16 @@ async fn has_work(store: &Store, now_ms: i64) -> Result<bool> {
 pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport> {
     let now_ms = now.timestamp_millis();
     let mut report = RefreshReport::default();
-    if !has_work(store, now_ms).await? {
+    let (work, reminders) = has_work(store, now_ms).await?;
+    if !work {
         return Ok(report);
     }
-    let me = users::current(store).await?;
+    // Read before the write: an in-memory store has one connection.
+    let me = if reminders {
+        users::current(store).await?
+    } else {
+        users::LOCAL_USER.to_owned()
+    };
     let mut tx = store.write().await?;
 
     let rows: Vec<Row> = sqlx::query_as(ROW).fetch_all(tx.conn()).await?;
@@ -1285,7 +1296,8 @@ pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport>
         .map(|r| r.rk)
         .collect();
     let dead: Vec<i64> = sqlx::query_scalar::<_, i64>(
-        "SELECT DISTINCT segment_rk FROM segment_members UNION SELECT segment_rk FROM segment_state",
+        // Members are only written with their segment's state (one write).
+        "SELECT segment_rk FROM segment_state",
     )
     .fetch_all(tx.conn())
     .await?
