@@ -218,6 +218,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(cmd) => events::run(&store, cmd).await,
         Command::Identity(cmd) => events::run_identity(&store, cmd).await,
     };
+    // What the command wrote moves contacts in and out of segments now, as in the app
+    // (docs/segments.md); a read when nothing is queued or due.
+    if result.is_ok() {
+        if let Err(err) = hub_core::segments::refresh(&store, chrono::Utc::now()).await {
+            eprintln!("warning: segments were not refreshed: {err}");
+        }
+    }
     store.close().await;
     result
 }

@@ -36,6 +36,8 @@ pub struct Stored {
     pub stored: u64,
     /// Events it already had (same `message_id`).
     pub duplicate: u64,
+    /// Events of erased people, not stored (docs/privacy.md).
+    pub suppressed: u64,
     /// What resolving the new ones wrote.
     pub resolved: Resolved,
 }
@@ -44,7 +46,24 @@ impl Stored {
     fn add(&mut self, other: &Stored) {
         self.stored += other.stored;
         self.duplicate += other.duplicate;
+        self.suppressed += other.suppressed;
         self.resolved.add(&other.resolved);
+    }
+}
+
+/// The body as stored: `context.ip` truncated (docs/privacy.md, retention).
+fn stored_body(event: &Event) -> String {
+    let ip = event
+        .context()
+        .and_then(|c| c.get("ip"))
+        .and_then(Value::as_str);
+    match ip {
+        Some(ip) if hub_protocol::event::truncate_ip(ip).as_deref() != Some(ip) => {
+            let mut event = event.clone();
+            event.truncate_ip();
+            Value::Object(event.body).to_string()
+        }
+        _ => serde_json::to_string(&event.body).unwrap_or_default(),
     }
 }
 
@@ -112,6 +131,12 @@ pub async fn store_in(
             }
         }
     }
+    let suppressed =
+        crate::privacy::suppressed_among(tx.conn(), fresh.iter().map(|(_, e)| *e)).await?;
+    if !suppressed.is_empty() {
+        fresh.retain(|(_, e)| !suppressed.contains(&e.message_id));
+        report.suppressed = suppressed.len() as u64;
+    }
     for chunk in fresh.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO events (message_id, type, user_id, anonymous_id, name, path, at_ms,
@@ -129,7 +154,7 @@ pub async fn store_in(
                 .bind(e.page_path())
                 .bind(e.timestamp.timestamp_millis())
                 .bind(e.received_at.timestamp_millis())
-                .bind(Value::Object(e.body.clone()).to_string())
+                .bind(stored_body(e))
                 .bind(*seq);
         }
         query.execute(tx.conn()).await?;

@@ -357,6 +357,37 @@ pub async fn is_suppressed(
     .await?)
 }
 
+/// The message ids of the events that belong to erased people ([`is_suppressed`] for a
+/// batch: one query, none when nobody was erased).
+pub async fn suppressed_among<'e>(
+    conn: &mut SqliteConnection,
+    events: impl Iterator<Item = &'e hub_protocol::Event>,
+) -> Result<HashSet<String>> {
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM suppressed_identities)")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !any {
+        return Ok(HashSet::new());
+    }
+    let mut by_hash: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for event in events {
+        for hash in event.identity_hashes() {
+            by_hash.entry(hash).or_default().push(&event.message_id);
+        }
+    }
+    let hashes: Vec<&String> = by_hash.keys().collect();
+    let hits: Vec<String> = sqlx::query_scalar(
+        "SELECT hash FROM suppressed_identities WHERE hash IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&hashes).unwrap_or_default())
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(hits
+        .iter()
+        .flat_map(|h| by_hash[h].iter().map(|m| (*m).to_owned()))
+        .collect())
+}
+
 /// What this device knows is erased, loaded once per transaction when a remote change
 /// arrives (two indexed reads; both sets are empty on most devices).
 #[derive(Debug, Default)]
@@ -680,7 +711,17 @@ mod tests {
             subject_export(&store, id).await.unwrap_err().code(),
             "not_found"
         );
-        // Later events of the person are suppressed.
+        // Later events of the person are not stored.
+        let later = crate::events::store(
+            &store,
+            &[
+                identify("u-ada", "x@y.z", "m2"),
+                identify("u-bob", "bob@example.com", "m4"),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!((later.stored, later.suppressed), (1, 1));
         let mut conn = store.pool().acquire().await.unwrap();
         assert!(is_suppressed(&mut conn, &identify("u-ada", "x@y.z", "m2"))
             .await

@@ -95,7 +95,11 @@ async fn relate_everything(
 
 #[test]
 fn every_reference_to_a_contact_or_company_is_a_relation() {
-    for e in entities::ALL {
+    // An erasure names the contact it erased; it must never be repointed at another.
+    for e in entities::ALL
+        .iter()
+        .filter(|e| e.name != entities::ERASURE.name)
+    {
         for (column, relations) in [
             ("contact_id", CONTACT_RELATIONS),
             ("company_id", COMPANY_RELATIONS),

@@ -394,6 +394,9 @@ async fn round<T: Transport>(
     }
     pull(store, transport, progress, &mut report).await?;
     events::sync(store, transport).await?;
+    // What arrived (edits, events, erasures) moves contacts in and out of segments here,
+    // as a local edit would (docs/segments.md).
+    crate::segments::refresh(store, chrono::Utc::now()).await?;
     Ok(report)
 }
 
