@@ -914,3 +914,65 @@ async fn consent_conditions_follow_the_decision_in_force() {
         );
     }
 }
+
+/// Events as the collection, the stream and `hub events import` store them:
+/// anonymous page views, then identify (identity resolution makes the lead and
+/// attaches the history), then purchases — the segment sees them all.
+#[tokio::test]
+async fn events_stored_and_resolved_by_the_ingest_path_move_contacts_in() {
+    let store = Store::open_in_memory().await.unwrap();
+    let now = Utc::now();
+    create(
+        &store,
+        &input(
+            "Spring buyers",
+            json!({"all": [
+                {"first_touch_campaign": "spring sale"},
+                {"event": "Order Completed", "at_least": 2, "in_last_days": 7},
+                {"visited": "/pricing", "match": "prefix"}
+            ]}),
+        ),
+        now,
+    )
+    .await
+    .unwrap();
+    let at = |minutes: i64| (now - Duration::minutes(minutes)).to_rfc3339();
+    let raw = [
+        json!({"type": "page", "anonymousId": "anon-1", "messageId": "p1", "timestamp": at(90),
+               "properties": {"path": "/pricing/team",
+                              "url": "https://shop.example/pricing/team?utm_campaign=spring%20sale"}}),
+        json!({"type": "identify", "anonymousId": "anon-1", "userId": "u-42", "messageId": "i1",
+               "timestamp": at(80), "traits": {"email": "kim@example.com", "name": "Kim Lee"}}),
+        json!({"type": "track", "userId": "u-42", "event": "Order Completed", "messageId": "t1",
+               "timestamp": at(70), "context": {"campaign": {"name": "later"}}}),
+    ];
+    let normalise = |v: &Value| {
+        hub_protocol::segment::normalise(v.clone(), &hub_protocol::segment::Options::single(now))
+            .unwrap()
+    };
+    let events: Vec<_> = raw.iter().map(normalise).collect();
+    crate::events::store(&store, &events).await.unwrap();
+    refresh(&store, now).await.unwrap();
+    assert!(
+        list(&store).await.unwrap()[0].size == 0,
+        "one order is not two"
+    );
+
+    let second = normalise(
+        &json!({"type": "track", "userId": "u-42", "event": "Order Completed",
+                                  "messageId": "t2", "timestamp": at(5)}),
+    );
+    crate::events::store(&store, &[second]).await.unwrap();
+    let r = refresh(&store, now).await.unwrap();
+    assert_eq!(r.entered, 1, "{r:?}");
+    let members = members(&store, "Spring buyers", 10, 0).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        compute_full(&store, "Spring buyers", now).await.unwrap(),
+        vec![members[0].contact_id]
+    );
+    assert_eq!(
+        tagged(&store, "segment: Spring buyers").await,
+        vec![members[0].contact_id]
+    );
+}
