@@ -51,22 +51,6 @@ impl Stored {
     }
 }
 
-/// The body as stored: `context.ip` truncated (docs/privacy.md, retention).
-fn stored_body(event: &Event) -> String {
-    let ip = event
-        .context()
-        .and_then(|c| c.get("ip"))
-        .and_then(Value::as_str);
-    match ip {
-        Some(ip) if hub_protocol::event::truncate_ip(ip).as_deref() != Some(ip) => {
-            let mut event = event.clone();
-            event.truncate_ip();
-            Value::Object(event.body).to_string()
-        }
-        _ => serde_json::to_string(&event.body).unwrap_or_default(),
-    }
-}
-
 /// Store events loaded on this device (not uploaded yet) and resolve them.
 pub async fn store(store: &Store, events: &[Event]) -> Result<Stored> {
     let rows: Vec<(Option<i64>, &Event)> = events.iter().map(|e| (None, e)).collect();
@@ -154,7 +138,7 @@ pub async fn store_in(
                 .bind(e.page_path())
                 .bind(e.timestamp.timestamp_millis())
                 .bind(e.received_at.timestamp_millis())
-                .bind(stored_body(e))
+                .bind(e.stored_body())
                 .bind(*seq);
         }
         query.execute(tx.conn()).await?;

@@ -196,6 +196,25 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The body as the hub stores it: JSON text with `context.ip` truncated
+    /// ([`truncate_ip`]); copied only when the IP needs cutting.
+    pub fn stored_body(&self) -> String {
+        let ip = self
+            .context()
+            .and_then(|c| c.get("ip"))
+            .and_then(Value::as_str);
+        match ip {
+            Some(ip) if truncate_ip(ip).as_deref() != Some(ip) => {
+                let mut event = self.clone();
+                event.truncate_ip();
+                Value::Object(event.body).to_string()
+            }
+            _ => serde_json::to_string(&self.body).unwrap_or_default(),
+        }
+    }
+}
+
 /// One event of a workspace's stream, with its place in it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamedEvent {
@@ -290,6 +309,13 @@ mod tests {
         assert!(e.truncate_ip());
         assert_eq!(e.context().unwrap()["ip"], "198.51.100.0");
         assert!(!e.truncate_ip(), "truncating twice changes nothing");
+        let whole = event(EventType::Page, json!({"context": {"ip": "198.51.100.23"}}));
+        assert!(whole.stored_body().contains("198.51.100.0"));
+        assert_eq!(
+            whole.context().unwrap()["ip"],
+            "198.51.100.23",
+            "the event is not changed"
+        );
         let mut junk = event(EventType::Page, json!({"context": {"ip": "localhost"}}));
         assert!(junk.truncate_ip());
         assert!(junk.context().unwrap().get("ip").is_none());

@@ -53,6 +53,9 @@ pub struct CollectResponse {
     pub duplicate: u64,
     /// Invalid events kept in the dead-letter table instead.
     pub dead_lettered: u64,
+    /// Events of erased people, dropped (docs/privacy.md).
+    #[serde(default)]
+    pub suppressed: u64,
 }
 
 /// A per-workspace token bucket over events: `rate` events per second, bursts of up to one
@@ -362,6 +365,7 @@ pub async fn collect(
         stored: stored.stored,
         duplicate: stored.duplicate,
         dead_lettered: stored.dead_lettered,
+        suppressed: stored.suppressed,
     })
     .into_response())
 }
@@ -503,7 +507,7 @@ pub async fn push(
     Ok(Json(EventPushResponse {
         stored: stored.stored,
         duplicate: stored.duplicate,
-        suppressed: 0,
+        suppressed: stored.suppressed,
         server_time: Utc::now(),
     }))
 }

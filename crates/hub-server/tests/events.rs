@@ -253,7 +253,7 @@ async fn all_six_calls_stored_once_with_their_fields(s: &Server, a: &Workspace, 
     let answer = s.batch(&a.key, &body).await;
     assert_eq!(
         answer,
-        json!({"success": true, "stored": 6, "duplicate": 0, "dead_lettered": 0})
+        json!({"success": true, "stored": 6, "duplicate": 0, "dead_lettered": 0, "suppressed": 0})
     );
     let stream = s.stream(token).await;
     assert_eq!(stream.len(), 6);
@@ -286,7 +286,7 @@ async fn all_six_calls_stored_once_with_their_fields(s: &Server, a: &Workspace, 
     let answer = s.batch(&a.key, &body).await;
     assert_eq!(
         answer,
-        json!({"success": true, "stored": 0, "duplicate": 6, "dead_lettered": 0})
+        json!({"success": true, "stored": 0, "duplicate": 6, "dead_lettered": 0, "suppressed": 0})
     );
     // A batch that repeats a messageId inside itself stores it once.
     let twice = json!({"batch": [
@@ -419,7 +419,8 @@ async fn accepted_bodies(s: &Server, a: &Workspace, token: &str) {
     let e = s.find(token, "skew-2").await;
     assert_eq!(e.timestamp, e.received_at - Duration::milliseconds(9_500));
 
-    // The batch context goes under each event's own.
+    // The batch context goes under each event's own (its IP stored truncated,
+    // docs/privacy.md).
     let body = json!({"context": {"ip": "203.0.113.9", "library": {"name": "lib", "version": "1"}},
         "batch": [{"type": "track", "event": "Ctx", "userId": "u", "messageId": "ctx-1",
                    "context": {"library": {"version": "2"}}}]});
@@ -427,7 +428,7 @@ async fn accepted_bodies(s: &Server, a: &Workspace, token: &str) {
     let e = s.find(token, "ctx-1").await;
     assert_eq!(
         e.body["context"],
-        json!({"ip": "203.0.113.9", "library": {"name": "lib", "version": "2"}})
+        json!({"ip": "203.0.113.0", "library": {"name": "lib", "version": "2"}})
     );
     assert_eq!(s.count(token).await, before + 13);
 }
@@ -609,7 +610,7 @@ async fn bad_input(s: &Server, a: &Workspace, token: &str) {
     let answer = s.batch(&a.key, &body).await;
     assert_eq!(
         answer,
-        json!({"success": true, "stored": 2, "duplicate": 0, "dead_lettered": 8})
+        json!({"success": true, "stored": 2, "duplicate": 0, "dead_lettered": 8, "suppressed": 0})
     );
     s.find(token, "mixed-ok-1").await;
     s.find(token, "mixed-ok-2").await;

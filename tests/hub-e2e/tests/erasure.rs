@@ -45,7 +45,7 @@ async fn scenario(url: &str) {
     let db = Database::open(&DatabaseUrl::parse(url).unwrap())
         .await
         .unwrap();
-    accounts::create_workspace(
+    let write_key = accounts::create_workspace(
         &db,
         &Passwords::cheap_for_tests(),
         "Field sales",
@@ -53,7 +53,8 @@ async fn scenario(url: &str) {
         Some(Password::parse(PASSWORD.to_owned()).unwrap()),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .write_key;
     let server = spawn_server_with(AppState::with_passwords(
         db.clone(),
         Passwords::cheap_for_tests(),
@@ -179,6 +180,25 @@ async fn scenario(url: &str) {
         .is_none());
 
     // The server keeps nothing of her: no row state, no history with her values.
+    // Her later events are dropped at collection (her email is on the suppression list);
+    // another visitor's are stored.
+    let collected: serde_json::Value = server
+        .client()
+        .post(server.url("/v1/batch"))
+        .basic_auth(&write_key, Some(""))
+        .json(&serde_json::json!({"batch": [
+            {"type": "identify", "userId": "web-ada", "traits": {"email": "ADA@example.com"}},
+            {"type": "page", "anonymousId": "someone-else", "properties": {"path": "/"}}
+        ]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(collected["stored"], 1, "{collected}");
+    assert_eq!(collected["suppressed"], 1, "{collected}");
+
     let history = server_history(url).await;
     let history = history.join("\n");
     assert!(!history.contains("Lovelace"), "{history}");

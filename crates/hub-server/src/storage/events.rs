@@ -83,6 +83,9 @@ pub struct StoredEvents {
     /// Events whose messageId was already stored (or came earlier in the same request).
     pub duplicate: u64,
     pub dead_lettered: u64,
+    /// Events of erased people (an identifier hashes to the workspace's suppression
+    /// list, docs/privacy.md): dropped, not stored.
+    pub suppressed: u64,
     /// Seq of the last stored event (the stream's high-water mark after this store), or
     /// `None` when nothing new was stored.
     pub last_seq: Option<i64>,
@@ -185,7 +188,8 @@ impl<'a> EventInsert<'a> {
             name: event.name.as_deref(),
             at_ms: event.timestamp.timestamp_millis(),
             received_ms: event.received_at.timestamp_millis(),
-            body: serde_json::to_string(&event.body).map_err(corrupt)?,
+            // IPs are kept truncated (docs/privacy.md).
+            body: event.stored_body(),
         })
     }
 }
@@ -232,8 +236,32 @@ macro_rules! events_storage {
                     .await?;
                     let mut seen: std::collections::HashSet<&str> =
                         known.iter().map(|(id,)| id.as_str()).collect();
+                    // Identifiers of erased people: their events are dropped.
+                    let hashes: Vec<String> =
+                        events.iter().flat_map(|e| e.identity_hashes()).collect();
+                    let suppressed: std::collections::HashSet<String> = if hashes.is_empty() {
+                        std::collections::HashSet::new()
+                    } else {
+                        sqlx::query_scalar::<_, String>(&format!(
+                            "SELECT hash FROM suppressed_identities WHERE workspace_id = $1 \
+                             AND hash {}",
+                            $in_texts("$2")
+                        ))
+                        .bind(&ws)
+                        .bind(serde_json::to_string(&hashes).map_err(|e| {
+                            $crate::storage::StorageError::Corrupt(e.to_string())
+                        })?)
+                        .fetch_all(&self.pool)
+                        .await?
+                        .into_iter()
+                        .collect()
+                    };
                     for event in events {
-                        if seen.insert(event.message_id.as_str()) {
+                        if !suppressed.is_empty()
+                            && event.identity_hashes().iter().any(|h| suppressed.contains(h))
+                        {
+                            outcome.suppressed += 1;
+                        } else if seen.insert(event.message_id.as_str()) {
                             rows.push(EventInsert::new(event)?);
                         } else {
                             outcome.duplicate += 1;
