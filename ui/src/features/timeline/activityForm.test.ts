@@ -136,6 +136,36 @@ describe("headlines", () => {
       },
     };
     expect(entryHeadline(comment)).toBe("me commented on “Broken”");
+    const event = {
+      message_id: "m",
+      call: "page",
+      name: null,
+      path: "/pricing",
+      user_id: null,
+      anonymous_id: "a",
+      body: {},
+    };
+    const view: TimelineEntry = { ...base, kind: "page_view", detail: { type: "event", event } };
+    expect(entryHeadline(view)).toBe("Viewed /pricing");
+    const track: TimelineEntry = {
+      ...base,
+      kind: "event",
+      detail: { type: "event", event: { ...event, call: "track", name: "Order Completed", path: null } },
+    };
+    expect(entryHeadline(track)).toBe("Order Completed");
+    const identified: TimelineEntry = {
+      ...base,
+      kind: "identified",
+      detail: { type: "event", event: { ...event, call: "identify", user_id: "u-1" } },
+    };
+    expect(entryHeadline(identified)).toBe("Identified as u-1");
+    const entered: TimelineEntry = {
+      ...base,
+      kind: "segment_entered",
+      detail: { type: "segment", segment: { segment_id: "s", name: "Engaged", deleted: false } },
+    };
+    expect(entryHeadline(entered)).toBe("Entered segment “Engaged”");
+    expect(entryHeadline({ ...entered, kind: "segment_exited" })).toBe("Left segment “Engaged”");
   });
 });
 

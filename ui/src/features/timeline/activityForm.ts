@@ -2,6 +2,7 @@
 // pure functions, unit-tested: what the form submits, how a duration is
 // read, how each entry reads in one line.
 import type { Activity } from "../../lib/types/Activity";
+import type { BehaviourEvent } from "../../lib/types/BehaviourEvent";
 import type { ActivityInput } from "../../lib/types/ActivityInput";
 import type { ActivityKind } from "../../lib/types/ActivityKind";
 import type { CallOutcome } from "../../lib/types/CallOutcome";
@@ -33,6 +34,8 @@ export const FILTERS: { label: string; kinds: EntryKind[] }[] = [
   { label: "Notes", kinds: ["note"] },
   { label: "Tickets", kinds: ["ticket_opened", "ticket_closed", "ticket_comment"] },
   { label: "Deals", kinds: ["stage_change"] },
+  { label: "Behaviour", kinds: ["page_view", "screen_view", "event", "identified", "group", "alias"] },
+  { label: "Segments", kinds: ["segment_entered", "segment_exited"] },
 ];
 
 export type ActivityForm = {
@@ -203,6 +206,30 @@ export function entryHeadline(e: TimelineEntry): string {
         ? `${d.change.deal.name}: ${d.change.from_stage.name} → ${to}`
         : `${d.change.deal.name} created in ${to}`;
     }
+    case "event":
+      return behaviourHeadline(e.kind, d.event);
+    case "segment":
+      return `${e.kind === "segment_entered" ? "Entered" : "Left"} segment “${d.segment.name}”${
+        d.segment.deleted ? " (deleted)" : ""
+      }`;
+  }
+}
+
+/** "Viewed /pricing", "Order Completed", "Identified as u-123": a tracked event's line. */
+function behaviourHeadline(kind: EntryKind, ev: BehaviourEvent): string {
+  switch (kind) {
+    case "page_view":
+      return `Viewed ${ev.name ?? ev.path ?? "a page"}${ev.name && ev.path ? ` (${ev.path})` : ""}`;
+    case "screen_view":
+      return `Opened screen ${ev.name ?? ""}`.trim();
+    case "identified":
+      return `Identified${ev.user_id ? ` as ${ev.user_id}` : ""}`;
+    case "group":
+      return "Joined a group";
+    case "alias":
+      return "Profiles linked (alias)";
+    default:
+      return ev.name ?? ev.call;
   }
 }
 
