@@ -133,11 +133,17 @@ def test_custom_fields_on_a_company_page(app: App) -> None:
     hub("field", "add", "company", "Contract end", "--type", "date")
     hub("field", "add", "company", "Partner", "--type", "checkbox")
     app.go_companies()
-    row = wait_until(
-        "the company row",
-        lambda: next((r for r in app.find_all("company-row") if "Analytical Engines" in content(r)), None),
-    )
-    row.click()
+
+    def open_company() -> bool:
+        # The list may re-render under us as the three commands above land (store-changed):
+        # find the row and click it in one go, again until it takes.
+        row = next((r for r in app.find_all("company-row") if "Analytical Engines" in content(r)), None)
+        if row is None:
+            return False
+        row.click()
+        return True
+
+    wait_until("the company row, opened", open_company)
     app.wait_for("custom-values")
     app.driver.execute_script(
         "const el = arguments[0]; el.value = '2027-06-30'; el.dispatchEvent(new Event('input', { bubbles: true }));",
