@@ -68,7 +68,8 @@ pub async fn run(store: &Store, cmd: ConsentCommand) -> anyhow::Result<()> {
     }
 }
 
-fn contact_id(text: &str) -> anyhow::Result<Uuid> {
+/// A contact id as typed on the command line (also used by `hub privacy`).
+pub(crate) fn contact_id(text: &str) -> anyhow::Result<Uuid> {
     Uuid::parse_str(text.trim()).map_err(|_| {
         hub_core::Error::invalid("contact_id", format!("\"{}\" is not an id", text.trim())).into()
     })

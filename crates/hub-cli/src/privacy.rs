@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
 use hub_core::{privacy, retention, Store};
-use uuid::Uuid;
 
+use crate::consent::contact_id;
 use crate::output;
 
 #[derive(Subcommand)]
@@ -49,12 +49,6 @@ pub enum RetentionCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-fn contact_id(text: &str) -> anyhow::Result<Uuid> {
-    Uuid::parse_str(text.trim()).map_err(|_| {
-        hub_core::Error::invalid("contact_id", format!("\"{}\" is not an id", text.trim())).into()
-    })
 }
 
 pub async fn run(store: &Store, cmd: PrivacyCommand) -> anyhow::Result<()> {
