@@ -887,6 +887,57 @@ async fn evaluate_node(
     }
 }
 
+/// What an unsaved rule would select: the segment builder's live count and
+/// preview. Checked like a saved rule (a bad rule is a typed error naming the
+/// part); nothing is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, rename = "SegmentPreview")]
+pub struct Preview {
+    pub count: u32,
+    /// The first `limit` members by name (`entered_at` is empty: not a member yet).
+    pub sample: Vec<SegmentMember>,
+}
+
+pub async fn preview(
+    store: &Store,
+    rule: &Value,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Preview> {
+    let mut conn = store.pool().acquire().await?;
+    let node = rule::parse(rule)?;
+    let resolved = rule::check(&mut conn, &node).await?;
+    let rks = evaluate_node(&mut conn, &node, &resolved, now.timestamp_millis(), None).await?;
+    let mut sample = Vec::new();
+    for chunk in rks.chunks(10_000) {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, display_name FROM contacts WHERE rk IN (SELECT value FROM json_each(?))
+              ORDER BY display_name COLLATE NOCASE, id LIMIT ?",
+        )
+        .bind(json_list(chunk))
+        .bind(limit as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        sample.extend(rows);
+    }
+    sample.sort_by(|a, b| {
+        let key = |r: &(String, Option<String>)| r.1.clone().unwrap_or_default().to_lowercase();
+        key(a).cmp(&key(b)).then_with(|| a.0.cmp(&b.0))
+    });
+    sample.truncate(limit as usize);
+    Ok(Preview {
+        count: rks.len() as u32,
+        sample: sample
+            .into_iter()
+            .map(|(id, name)| SegmentMember {
+                contact_id: Uuid::parse_str(&id).unwrap_or_default(),
+                name,
+                entered_at: String::new(),
+            })
+            .collect(),
+    })
+}
+
 /// Who is in a segment at `now` by a full computation over the whole base,
 /// without writing anything: the reference [`refresh`] is tested against.
 pub async fn compute_full(store: &Store, which: &str, now: DateTime<Utc>) -> Result<Vec<Uuid>> {

@@ -976,3 +976,36 @@ async fn events_stored_and_resolved_by_the_ingest_path_move_contacts_in() {
         vec![members[0].contact_id]
     );
 }
+
+#[tokio::test]
+async fn preview_counts_an_unsaved_rule_without_writing() {
+    let store = Store::open_in_memory().await.unwrap();
+    let now = t0();
+    for name in ["Zoe", "adam", "Mia"] {
+        let c = contact(&store, name).await;
+        if name != "Mia" {
+            event(&store, c, "Signed Up", now - Duration::days(1), json!({})).await;
+        }
+    }
+    let rule = json!({"event": "Signed Up", "in_last_days": 7});
+    let p = preview(&store, &rule, now, 1).await.unwrap();
+    assert_eq!(p.count, 2);
+    let names: Vec<_> = p.sample.iter().map(|m| m.name.clone().unwrap()).collect();
+    assert_eq!(names, ["adam"], "first by name, case-insensitive");
+    let p = preview(&store, &rule, now, 10).await.unwrap();
+    assert_eq!(p.sample.len(), 2);
+
+    let bad = preview(
+        &store,
+        &json!({"field": "nope", "op": "eq", "value": 1}),
+        now,
+        5,
+    )
+    .await;
+    assert!(bad.is_err());
+    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM segments")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(written, 0);
+}
