@@ -13,6 +13,7 @@ mod export;
 mod field;
 mod import;
 mod log;
+mod lookalike;
 mod output;
 mod pipeline;
 mod privacy;
@@ -87,6 +88,8 @@ enum Command {
     /// Rule-based segments of contacts that update live and tag their members: create, list, show, members
     #[command(subcommand)]
     Segment(segment::SegmentCommand),
+    /// Contacts outside a segment ranked by likeness to its members, with reasons; save the top as a segment
+    Lookalike(lookalike::LookalikeArgs),
     /// A contact's, company's or deal's timeline, newest first
     Timeline(timeline::TimelineArgs),
     /// Stay in touch with a contact every N days; who is due for a follow-up
@@ -200,6 +203,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(cmd) => log::run(&store, cmd).await,
         Command::Ticket(cmd) => ticket::run(&store, cmd).await,
         Command::Segment(cmd) => segment::run(&store, cmd).await,
+        Command::Lookalike(args) => lookalike::run(&store, args).await,
         Command::Timeline(args) => timeline::run_timeline(&store, args).await,
         Command::StayInTouch(cmd) => timeline::run_stay_in_touch(&store, cmd).await,
         Command::Today(args) => today::run(&store, args).await,

@@ -26,6 +26,7 @@ pub mod forecast;
 pub mod ical;
 pub mod identity;
 pub mod import;
+pub mod lookalike;
 pub mod merge;
 pub mod money;
 pub mod phone;
