@@ -408,6 +408,25 @@ pub static ERASURE: EntityDef = EntityDef {
     ],
 };
 
+/// An export of a segment to an ad network or email tool (hub_core::audiences):
+/// never edited.
+pub static AUDIENCE_EXPORT: EntityDef = EntityDef {
+    name: "audience_export",
+    table: "audience_exports",
+    fields: &[
+        "segment_id",
+        "segment_name",
+        "destination",
+        "purpose",
+        "exported_by",
+        "exported_at",
+        "exported",
+        "left_out",
+        "files",
+        "deleted_at",
+    ],
+};
+
 pub static ALL: &[&EntityDef] = &[
     &COMPANY,
     &CONTACT,
@@ -441,6 +460,7 @@ pub static ALL: &[&EntityDef] = &[
     &SEGMENT,
     &CONSENT_RECORD,
     &ERASURE,
+    &AUDIENCE_EXPORT,
 ];
 
 /// Look an entity up by its wire name.

@@ -5,6 +5,7 @@
 //! clock in the same SQLite transaction; sync ships that log.
 
 pub mod activities;
+pub mod audiences;
 pub mod changes;
 pub mod companies;
 pub mod conflicts;
