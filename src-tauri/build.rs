@@ -112,6 +112,19 @@ const COMMANDS: &[&str] = &[
     "revert_import",
     "list_import_mappings",
     "save_import_mapping",
+    "list_segments",
+    "get_segment",
+    "segment_members",
+    "segment_history",
+    "create_segment",
+    "update_segment",
+    "delete_segment",
+    "preview_segment",
+    "contact_segments",
+    "contact_consent",
+    "set_consent",
+    "export_subject",
+    "erase_contact",
 ];
 
 fn main() {

@@ -144,6 +144,19 @@ pub fn run() {
             commands::duplicates::merge_records,
             commands::duplicates::list_merges,
             commands::duplicates::undo_merge,
+            commands::segments::list_segments,
+            commands::segments::get_segment,
+            commands::segments::segment_members,
+            commands::segments::segment_history,
+            commands::segments::create_segment,
+            commands::segments::update_segment,
+            commands::segments::delete_segment,
+            commands::segments::preview_segment,
+            commands::segments::contact_segments,
+            commands::consent::contact_consent,
+            commands::consent::set_consent,
+            commands::privacy::export_subject,
+            commands::privacy::erase_contact,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Customer Hub");

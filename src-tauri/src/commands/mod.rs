@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod companies;
 pub mod conflicts;
+pub mod consent;
 pub mod contacts;
 pub mod deals;
 pub mod demo;
@@ -11,7 +12,9 @@ pub mod duplicates;
 pub mod export;
 pub mod fields;
 pub mod import;
+pub mod privacy;
 pub mod reminders;
+pub mod segments;
 pub mod store;
 pub mod sync;
 pub mod tags;

@@ -20,6 +20,11 @@ describe("routes", () => {
     { name: "deal", id: "0190a1b2-0000-7000-8000-0000000000dd" },
     { name: "tickets" },
     { name: "ticket", id: "0190a1b2-0000-7000-8000-0000000000aa" },
+    { name: "segments" },
+    { name: "segment", id: "0190a1b2-0000-7000-8000-0000000000ee" },
+    { name: "segment", id: "Big spenders / EU" },
+    { name: "segment-new" },
+    { name: "segment-edit", id: "0190a1b2-0000-7000-8000-0000000000ee" },
     { name: "settings" },
   ];
 
@@ -42,5 +47,7 @@ describe("routes", () => {
     expect(sectionOf({ name: "conflicts" })).toBe("conflicts");
     expect(sectionOf({ name: "trash" })).toBe("trash");
     expect(sectionOf({ name: "settings" })).toBe("settings");
+    expect(sectionOf({ name: "segment-edit", id: "s" })).toBe("segments");
+    expect(sectionOf({ name: "segments" })).toBe("segments");
   });
 });

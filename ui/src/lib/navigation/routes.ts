@@ -20,9 +20,13 @@ export type Route =
   | { name: "reminders" }
   | { name: "tickets" }
   | { name: "ticket"; id: string }
+  | { name: "segments" }
+  | { name: "segment"; id: string }
+  | { name: "segment-new" }
+  | { name: "segment-edit"; id: string }
   | { name: "settings" };
 
-export type Section = "today" | "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "trash" | "import" | "duplicates" | "settings";
+export type Section = "today" | "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "trash" | "import" | "duplicates" | "segments" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
@@ -39,6 +43,12 @@ export function parseRoute(hash: string): Route {
   if (section === "reminders") return { name: "reminders" };
   if (section === "tickets") return id ? { name: "ticket", id } : { name: "tickets" };
   if (section === "settings") return { name: "settings" };
+  if (section === "segments") {
+    if (id === "new") return { name: "segment-new" };
+    if (id && action === "edit") return { name: "segment-edit", id };
+    if (id) return { name: "segment", id };
+    return { name: "segments" };
+  }
   if (section === "companies") {
     if (id === "new") return { name: "company-new" };
     if (id && action === "edit") return { name: "company-edit", id };
@@ -93,6 +103,14 @@ export function href(route: Route): string {
       return "#/tickets";
     case "ticket":
       return `#/tickets/${encodeURIComponent(route.id)}`;
+    case "segments":
+      return "#/segments";
+    case "segment":
+      return `#/segments/${encodeURIComponent(route.id)}`;
+    case "segment-new":
+      return "#/segments/new";
+    case "segment-edit":
+      return `#/segments/${encodeURIComponent(route.id)}/edit`;
     case "settings":
       return "#/settings";
   }
@@ -106,5 +124,6 @@ export function sectionOf(route: Route): Section {
   if (route.name === "import") return "import";
   if (route.name === "duplicates") return "duplicates";
   if (route.name === "tickets" || route.name === "ticket") return "tickets";
+  if (route.name.startsWith("segment")) return "segments";
   return route.name.startsWith("compan") ? "companies" : "contacts";
 }

@@ -12,6 +12,7 @@ export const GO_TO: { key: string; label: string; route: Route }[] = [
   { key: "f", label: "Conflicts", route: { name: "conflicts" } },
   { key: "x", label: "Trash", route: { name: "trash" } },
   { key: "u", label: "Duplicates", route: { name: "duplicates" } },
+  { key: "e", label: "Segments", route: { name: "segments" } },
   { key: "m", label: "Import", route: { name: "import" } },
   { key: "s", label: "Settings", route: { name: "settings" } },
 ];
