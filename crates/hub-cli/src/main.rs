@@ -2,6 +2,7 @@
 //! and same write path as the desktop app; `--json` output is documented in
 //! docs/cli.md and kept stable.
 
+mod audience;
 mod company;
 mod conflicts;
 mod consent;
@@ -143,6 +144,10 @@ enum Command {
     /// Retention of anonymous behavioural data: run the purge, show or set the period
     #[command(subcommand)]
     Retention(privacy::RetentionCommand),
+    /// Audiences: export a segment to Meta, Google Ads or an email tool (consent-gated,
+    /// hashed); history; removal lists of erased people
+    #[command(subcommand)]
+    Audience(audience::AudienceCommand),
 }
 
 #[derive(clap::Args)]
@@ -193,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(cmd) => consent::run(&store, cmd).await,
         Command::Privacy(cmd) => privacy::run(&store, cmd).await,
         Command::Retention(cmd) => privacy::run_retention(&store, cmd).await,
+        Command::Audience(cmd) => audience::run(&store, cmd).await,
         Command::Field(cmd) => field::run(&store, cmd).await,
         Command::View(cmd) => view::run(&store, cmd).await,
         Command::Reminder(cmd) => reminder::run(&store, cmd).await,
