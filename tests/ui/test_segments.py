@@ -71,6 +71,15 @@ def page(user: str, n: int, path: str, days_ago: float) -> dict:
     }
 
 
+def segment_row(app: App, name: str):
+    return next((r for r in app.find_all("segment-row") if r.get_attribute("data-name") == name), None)
+
+
+def wait_gone_toasts(app: App) -> None:
+    """Toasts fade after a few seconds; screenshots for the docs wait them out."""
+    wait_until("the toasts to fade", lambda: not app.find_all("toast"), timeout=8)
+
+
 def conditions(app: App):
     return app.find_all("condition")
 
@@ -95,6 +104,7 @@ def test_build_a_segment_and_open_a_members_timeline(app: App) -> None:
             identify("u-ada", "ada@engines.example", "Ada Lovelace"),
             identify("u-grace", "grace@navy.example", "Grace Hopper"),
             identify("u-alan", "alan@bletchley.example", "Alan Turing"),
+            identify("u-charles", "charles@engines.example", "Charles Babbage"),  # a new lead, last seen 40 days ago
             order("u-ada", 1, 2),
             order("u-ada", 2, 9),
             order("u-ada", 3, 20),
@@ -106,7 +116,7 @@ def test_build_a_segment_and_open_a_members_timeline(app: App) -> None:
             page("u-alan", 1, "/pricing/teams", 4),
         ]
     )
-    assert report["stored"] == 12, report
+    assert report["stored"] == 13, report
 
     app.click("nav-segments")
     app.wait_for("segments-empty")
@@ -156,7 +166,8 @@ def test_build_a_segment_and_open_a_members_timeline(app: App) -> None:
     # Grace gets the VIP tag from the CLI: the open preview follows.
     hub("tag", "add", "VIP", "--contact", grace)
     wait_until("Grace in the preview once tagged", lambda: preview_count(app) == "3", timeout=15)
-    screenshot("segments-01-builder", app.driver)
+    app.driver.execute_script("document.activeElement && document.activeElement.blur()")
+    publish(screenshot("segments-01-builder", app.driver), "segment-builder")
 
     # The JSON toggle shows the documented format and comes back to the same rows.
     app.click("segment-mode-json")
@@ -182,10 +193,20 @@ def test_build_a_segment_and_open_a_members_timeline(app: App) -> None:
     assert shown["size"] == 3 and shown["rule"] == rule, shown
     screenshot("segments-03-detail", app.driver)
 
+    hub("consent", "set", grace, "email_marketing", "granted", "--source", "form")
+    # Two more from the CLI, as a teammate's would sync in.
+    for name, rule in [
+        ("Email subscribers", {"consent": "email_marketing"}),
+        ("Gone quiet", {"all": [{"last_seen_more_than_days": 14}, {"lifecycle_stage": ["lead", "customer"]}]}),
+    ]:
+        rule_file = ARTIFACTS / "rule.json"
+        rule_file.write_text(json.dumps(rule))
+        hub("segment", "create", name, "--rule-file", str(rule_file))
+
     # The list shows it with its size, and follows new events live.
     app.click("back-to-segments")
     app.wait_for("segments-screen")
-    row = wait_until("the segment row", lambda: app.find("segment-row"))
+    row = wait_until("the segment row", lambda: segment_row(app, "Repeat buyers"))
     assert content(row.find_element(By.CSS_SELECTOR, '[data-testid="segment-row-name"]')) == "Repeat buyers"
     assert content(row.find_element(By.CSS_SELECTOR, '[data-testid="segment-row-size"]')) == "3"
     katherine = json.loads(hub("contact", "list", "--search", "Katherine", "--json"))["items"][0]["id"]
@@ -195,14 +216,18 @@ def test_build_a_segment_and_open_a_members_timeline(app: App) -> None:
     )
     wait_until(
         "the size moving to 4 as Katherine's order arrives",
-        lambda: content(app.find("segment-row").find_element(By.CSS_SELECTOR, '[data-testid="segment-row-size"]')) == "4",
+        lambda: content(segment_row(app, "Repeat buyers").find_element(By.CSS_SELECTOR, '[data-testid="segment-row-size"]')) == "4",
         timeout=15,
     )
-    shot = screenshot("segments-04-list", app.driver)
-    publish(shot, "segments")
+    wait_gone_toasts(app)
+    publish(screenshot("segments-04-list", app.driver), "segments")
+
+    assert [content(e) for e in app.find_all("segment-row-name")] == ["Email subscribers", "Gone quiet", "Repeat buyers"]
+    sizes = [content(e) for e in app.find_all("segment-row-size")]
+    assert sizes == ["1", "1", "4"], sizes
 
     # Open a member: the contact with the unified timeline, its orders among it.
-    app.click("segment-row")
+    segment_row(app, "Repeat buyers").click()
     app.wait_for("segment-detail")
     ada_link = wait_until(
         "Ada among the members",
@@ -297,7 +322,7 @@ def test_consent_export_and_erase_on_the_contact(app: App) -> None:
 
 def test_edit_and_delete_a_segment(app: App) -> None:
     app.click("nav-segments")
-    app.click("segment-row")
+    wait_until("the segment row", lambda: segment_row(app, "Repeat buyers")).click()
     app.wait_for("segment-detail")
     app.click("segment-edit")
     app.wait_for("segment-builder")
@@ -311,8 +336,6 @@ def test_edit_and_delete_a_segment(app: App) -> None:
     count = int(preview_count(app))
     assert count >= expected, (count, expected)
     screenshot("segments-08-edit", app.driver)
-    shot = Path(screenshot("segment-builder", app.driver))
-    publish(shot, "segment-builder")
     app.click("segment-save")
     app.wait_for("segment-detail")
     wait_until("the new name", lambda: app.text("segment-name-title") == "Recent buyers")
@@ -324,8 +347,9 @@ def test_edit_and_delete_a_segment(app: App) -> None:
     app.click("segment-delete")
     app.wait_for("confirm-dialog")
     app.click("confirm-accept")
-    app.wait_for("segments-empty")
-    assert json.loads(hub("segment", "list", "--json")) == []
+    app.wait_for("segments-screen")
+    wait_until("two segments left", lambda: [content(e) for e in app.find_all("segment-row-name")] == ["Email subscribers", "Gone quiet"])
+    assert [s["name"] for s in json.loads(hub("segment", "list", "--json"))] == ["Email subscribers", "Gone quiet"]
 
 
 def main() -> int:

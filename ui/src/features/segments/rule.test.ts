@@ -120,9 +120,10 @@ describe("describeRule", () => {
           { any: [{ tag: "VIP" }, { not: { visited: "/cancel" } }] },
         ],
       }),
-    ).toBe("did “Order Completed” at least 2 times in the last 30 days and (has tag “VIP” or did not visit /cancel)");
+    ).toBe("Did “Order Completed” at least 2 times in the last 30 days and (has tag “VIP” or did not visit /cancel)");
     expect(describeRule({ consent: "sale", status: "denied" })).toBe("Sale of data consent denied");
     expect(describeRule({ field: "created_at", op: "gte", value: "2026-01-01" })).toBe("Created on or after “2026-01-01”");
     expect(describeRule({ deal: {} })).toBe("Custom rule (JSON)");
+    expect(describeRule({ visited: "/docs/", match: "prefix", in_last_days: 1 })).toBe("Visited a page under /docs/ in the last day");
   });
 });

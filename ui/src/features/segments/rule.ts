@@ -342,8 +342,8 @@ export function describeCond(c: Cond): string {
       return `${c.negate ? "did not do" : "did"} “${c.event}”${times} ${days(c.days)}`.trim();
     }
     case "visited": {
-      const how = c.match === "prefix" ? " (starting with)" : c.match === "exact" ? " (exactly)" : "";
-      return `${c.negate ? "did not visit" : "visited"} ${c.path}${how} ${days(c.days)}`.trim();
+      const page = c.match === "prefix" ? `a page under ${c.path}` : c.match === "exact" ? `exactly ${c.path}` : c.path;
+      return `${c.negate ? "did not visit" : "visited"} ${page} ${days(c.days)}`.trim();
     }
     case "last_seen":
       return `last seen more than ${c.days} days ago`;
@@ -363,5 +363,6 @@ export function describeRule(rule: unknown): string {
   const parts = b.items.map((item) =>
     isGroup(item) ? `(${join(item.match, item.rows.map((r) => describeCond(r.cond)))})` : describeCond(item.cond),
   );
-  return join(b.match, parts);
+  const text = join(b.match, parts);
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
