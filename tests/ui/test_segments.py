@@ -352,12 +352,47 @@ def test_edit_and_delete_a_segment(app: App) -> None:
     assert [s["name"] for s in json.loads(hub("segment", "list", "--json"))] == ["Email subscribers", "Gone quiet"]
 
 
+def test_a_rule_beyond_the_rows_is_edited_as_json(app: App) -> None:
+    rule = {"event": "Order Completed", "in_last_days": 30, "where": [{"property": "total", "op": "gt", "value": 100}]}
+    rule_file = ARTIFACTS / "rule.json"
+    rule_file.write_text(json.dumps(rule))
+    hub("segment", "create", "Big orders", "--rule-file", str(rule_file))
+    expected = json.loads(hub("segment", "show", "Big orders", "--json"))["size"]
+    assert expected == 3, expected  # Grace, Alan and Katherine (Ada was erased)
+    app.click("nav-segments")
+    wait_until("the Big orders row", lambda: segment_row(app, "Big orders")).click()
+    app.wait_for("segment-detail")
+    assert json.loads(app.text("segment-rule-json")) == rule
+    app.click("segment-edit")
+    # The rows cannot show a `where` filter: the builder opens on the JSON, with a note.
+    app.wait_for("segment-json-note")
+    editor = app.wait_for("segment-json")
+    assert json.loads(editor.get_attribute("value")) == rule
+    wait_until("the live count", lambda: preview_count(app) == "3")
+    app.click("segment-mode-visual")
+    assert app.find("segment-json") is not None, "stays in JSON"
+
+    set_input(editor, '{"event": "Order Completed", "where": [')
+    assert "Not valid JSON" in app.text("segment-rule-error")
+    set_input(editor, json.dumps({**rule, "within": 3}))
+    error = wait_until("the core's message", lambda: (e := app.find("segment-rule-error")) and "within" in e.text and e.text)
+    assert "unknown key" in error, error
+    set_input(editor, json.dumps({**rule, "where": [{"property": "total", "op": "gt", "value": 1000}]}))
+    wait_until("nobody spends over 1,000", lambda: preview_count(app) == "0")
+    app.click("segment-save")
+    app.wait_for("segment-detail")
+    wait_until("the size of 0", lambda: app.text("segment-size") == "0")
+    app.wait_for("segment-members-empty")
+    assert json.loads(hub("segment", "show", "Big orders", "--json"))["rule"]["where"][0]["value"] == 1000
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     tests = [
         test_build_a_segment_and_open_a_members_timeline,
         test_consent_export_and_erase_on_the_contact,
         test_edit_and_delete_a_segment,
+        test_a_rule_beyond_the_rows_is_edited_as_json,
     ]
     tests = [t for t in tests if not only or t.__name__ in only]
     results: list[tuple[str, bool]] = []
