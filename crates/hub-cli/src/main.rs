@@ -3,6 +3,7 @@
 //! docs/cli.md and kept stable.
 
 mod audience;
+mod campaigns;
 mod company;
 mod conflicts;
 mod consent;
@@ -91,6 +92,9 @@ enum Command {
     Segment(segment::SegmentCommand),
     /// Contacts outside a segment ranked by likeness to its members, with reasons; save the top as a segment
     Lookalike(lookalike::LookalikeArgs),
+    /// Campaigns and attribution: the campaign report, first/last touch of a contact or deal
+    #[command(subcommand)]
+    Campaigns(campaigns::CampaignsCommand),
     /// A contact's, company's or deal's timeline, newest first
     Timeline(timeline::TimelineArgs),
     /// Stay in touch with a contact every N days; who is due for a follow-up
@@ -210,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket(cmd) => ticket::run(&store, cmd).await,
         Command::Segment(cmd) => segment::run(&store, cmd).await,
         Command::Lookalike(args) => lookalike::run(&store, args).await,
+        Command::Campaigns(cmd) => campaigns::run(&store, cmd).await,
         Command::Timeline(args) => timeline::run_timeline(&store, args).await,
         Command::StayInTouch(cmd) => timeline::run_stay_in_touch(&store, cmd).await,
         Command::Today(args) => today::run(&store, args).await,

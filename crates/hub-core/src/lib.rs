@@ -6,6 +6,7 @@
 
 pub mod activities;
 pub mod audiences;
+pub mod campaigns;
 pub mod changes;
 pub mod companies;
 pub mod conflicts;
