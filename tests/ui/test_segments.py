@@ -283,6 +283,10 @@ def test_consent_export_and_erase_on_the_contact(app: App) -> None:
     wait_until("email marketing revoked", lambda: consent_row(app, "email_marketing").get_attribute("data-status") == "revoked")
     statuses = [r["status"] for r in json.loads(hub("consent", "show", ada, "--json"))["history"] if r["purpose"] == "email_marketing"]
     assert statuses == ["revoked", "granted"], statuses
+    history = app.wait_for("consent-history")
+    history.find_element(By.CSS_SELECTOR, "summary").click()
+    wait_until("three decisions in the history", lambda: len(app.find_all("consent-history-entry")) == 3)
+    assert "Revoked" in content(app.find_all("consent-history-entry")[0])
 
     # Subject-access export to a file.
     out = (ARTIFACTS / "ada-subject-export.json").resolve()
