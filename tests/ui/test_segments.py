@@ -390,6 +390,37 @@ def test_a_rule_beyond_the_rows_is_edited_as_json(app: App) -> None:
     assert json.loads(hub("segment", "show", "Big orders", "--json"))["rule"]["where"][0]["value"] == 1000
 
 
+def test_members_are_paged(app: App) -> None:
+    hub("demo", "--contacts", "120", "--seed", "7")
+    app.click("nav-segments")
+    app.click("segment-new")
+    app.wait_for("segment-builder")
+    app.type("segment-name", "Demo people")
+    row = wait_until("one condition row", lambda: conditions(app)[0] if len(conditions(app)) == 1 else None)
+    Select(row.find_element(By.CSS_SELECTOR, '[data-testid="condition-field"]')).select_by_value("source")
+    row = conditions(app)[0]
+    Select(row.find_element(By.CSS_SELECTOR, '[data-testid="condition-op"]')).select_by_value("eq")
+    set_input(row.find_element(By.CSS_SELECTOR, '[data-testid="condition-value"]'), "demo")
+    wait_until("120 demo contacts", lambda: preview_count(app) == "120")
+    assert len(app.find_all("segment-preview-name")) == 8
+    app.click("segment-save")
+    app.wait_for("segment-detail")
+    wait_until("the size of 120", lambda: app.text("segment-size") == "120")
+    assert app.text("segment-members-range") == "1–50 of 120"
+    first = [content(e) for e in app.find_all("segment-member-name")]
+    assert len(first) == 50
+    app.click("segment-members-next")
+    app.click("segment-members-next")
+    wait_until("the last page", lambda: app.text("segment-members-range") == "101–120 of 120")
+    last = [content(e) for e in app.find_all("segment-member-name")]
+    assert len(last) == 20 and not set(last) & set(first), last
+    cli = [m["name"] for m in json.loads(hub("segment", "members", "Demo people", "--offset", "100", "--limit", "50", "--json"))]
+    assert last == cli, (last, cli)
+    assert not app.find("segment-members-next").is_enabled()
+    app.click("segment-members-prev")
+    wait_until("the middle page", lambda: app.text("segment-members-range") == "51–100 of 120")
+
+
 def main() -> int:
     only = set(sys.argv[1:])
     tests = [
@@ -397,6 +428,7 @@ def main() -> int:
         test_consent_export_and_erase_on_the_contact,
         test_edit_and_delete_a_segment,
         test_a_rule_beyond_the_rows_is_edited_as_json,
+        test_members_are_paged,
     ]
     tests = [t for t in tests if not only or t.__name__ in only]
     results: list[tuple[str, bool]] = []
