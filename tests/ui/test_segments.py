@@ -360,13 +360,17 @@ def test_a_rule_beyond_the_rows_is_edited_as_json(app: App) -> None:
     rule = {"event": "Order Completed", "in_last_days": 30, "where": [{"property": "total", "op": "gt", "value": 100}]}
     rule_file = ARTIFACTS / "rule.json"
     rule_file.write_text(json.dumps(rule))
-    hub("segment", "create", "Big orders", "--rule-file", str(rule_file))
+    triggers = {"reminder": {"title": "Thank {name}", "due_in_days": 2}}
+    triggers_file = ARTIFACTS / "triggers.json"
+    triggers_file.write_text(json.dumps(triggers))
+    hub("segment", "create", "Big orders", "--rule-file", str(rule_file), "--triggers-file", str(triggers_file))
     expected = json.loads(hub("segment", "show", "Big orders", "--json"))["size"]
     assert expected == 3, expected  # Grace, Alan and Katherine (Ada was erased)
     app.click("nav-segments")
     wait_until("the Big orders row", lambda: segment_row(app, "Big orders")).click()
     app.wait_for("segment-detail")
     assert json.loads(app.text("segment-rule-json")) == rule
+    assert app.text("segment-triggers") == "On entry: a reminder “Thank {name}” due in 2 days"
     app.click("segment-edit")
     # The rows cannot show a `where` filter: the builder opens on the JSON, with a note.
     app.wait_for("segment-json-note")
@@ -387,7 +391,9 @@ def test_a_rule_beyond_the_rows_is_edited_as_json(app: App) -> None:
     app.wait_for("segment-detail")
     wait_until("the size of 0", lambda: app.text("segment-size") == "0")
     app.wait_for("segment-members-empty")
-    assert json.loads(hub("segment", "show", "Big orders", "--json"))["rule"]["where"][0]["value"] == 1000
+    shown = json.loads(hub("segment", "show", "Big orders", "--json"))
+    assert shown["rule"]["where"][0]["value"] == 1000, shown
+    assert shown["triggers"] == triggers, "an edit in the app keeps the triggers"
 
 
 def test_members_are_paged(app: App) -> None:

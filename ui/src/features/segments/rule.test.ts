@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   condFromJson,
+  describeTriggers,
   condToJson,
   describeRule,
   emptyBuilder,
@@ -125,5 +126,16 @@ describe("describeRule", () => {
     expect(describeRule({ field: "created_at", op: "gte", value: "2026-01-01" })).toBe("Created on or after “2026-01-01”");
     expect(describeRule({ deal: {} })).toBe("Custom rule (JSON)");
     expect(describeRule({ visited: "/docs/", match: "prefix", in_last_days: 1 })).toBe("Visited a page under /docs/ in the last day");
+  });
+});
+
+describe("describeTriggers", () => {
+  it("says what happens on entry", () => {
+    expect(describeTriggers({ reminder: { title: "Call {name}", due_in_days: 1 }, set_lifecycle_stage: "prospect" })).toBe(
+      "On entry: a reminder “Call {name}” due in 1 day; stage set to prospect",
+    );
+    expect(describeTriggers({ reminder: { title: "Welcome" } })).toBe("On entry: a reminder “Welcome” due at once");
+    expect(describeTriggers(null)).toBeNull();
+    expect(describeTriggers({})).toBeNull();
   });
 });

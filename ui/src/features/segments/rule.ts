@@ -366,3 +366,16 @@ export function describeRule(rule: unknown): string {
   const text = join(b.match, parts);
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** A segment's entry triggers in words ("On entry: a reminder “Call {name}” due in 1 day; stage set to prospect"), or null. */
+export function describeTriggers(triggers: unknown): string | null {
+  if (!isObj(triggers)) return null;
+  const parts: string[] = [];
+  const r = triggers.reminder;
+  if (isObj(r) && typeof r.title === "string") {
+    const d = typeof r.due_in_days === "number" ? r.due_in_days : 0;
+    parts.push(`a reminder “${r.title}” due ${d === 0 ? "at once" : d === 1 ? "in 1 day" : `in ${d} days`}`);
+  }
+  if (typeof triggers.set_lifecycle_stage === "string") parts.push(`stage set to ${triggers.set_lifecycle_stage}`);
+  return parts.length ? `On entry: ${parts.join("; ")}` : null;
+}
