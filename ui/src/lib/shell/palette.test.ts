@@ -35,6 +35,7 @@ describe("filterEntries", () => {
     expect(labels("tick")[0]).toBe("Tickets");
     expect(labels("set")[0]).toBe("Settings");
     expect(labels("conf")[0]).toBe("Conflicts");
+    expect(labels("segm")[0]).toBe("Segments");
   });
 
   it("finds actions by their words", () => {
@@ -42,6 +43,7 @@ describe("filterEntries", () => {
     expect(labels("log")[0]).toBe("Log a call");
     expect(labels("sync")[0]).toBe("Sync now");
     expect(labels("new rem")[0]).toBe("New reminder");
+    expect(labels("new seg")[0]).toBe("New segment");
   });
 
   it("finds entries by keywords", () => {
