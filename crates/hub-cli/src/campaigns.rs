@@ -4,10 +4,10 @@
 use chrono::NaiveDate;
 use clap::Subcommand;
 use hub_core::campaigns::{
-    self, Attribution, CampaignReport, ContactTouches, DealTouches, ReportRange, Touch,
+    self, Attribution, CampaignReport, ContactTouches, DealTouches, ReportQuery, Touch,
 };
 use hub_core::money::Money;
-use hub_core::{deals, Store};
+use hub_core::{deals, segments, Store};
 
 use crate::consent::contact_id;
 use crate::output;
@@ -23,6 +23,9 @@ pub enum CampaignsCommand {
         /// Last day, YYYY-MM-DD (UTC, inclusive); default: today and later
         #[arg(long)]
         to: Option<String>,
+        /// Only the members of this segment (name or id): their touches and deals
+        #[arg(long)]
+        segment: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -44,10 +47,20 @@ pub enum CampaignsCommand {
 
 pub async fn run(store: &Store, cmd: CampaignsCommand) -> anyhow::Result<()> {
     match cmd {
-        CampaignsCommand::Report { from, to, json } => {
-            let range = ReportRange {
+        CampaignsCommand::Report {
+            from,
+            to,
+            segment,
+            json,
+        } => {
+            let segment_id = match segment {
+                Some(s) => Some(segments::get(store, &s).await?.id),
+                None => None,
+            };
+            let range = ReportQuery {
                 from: from.as_deref().map(|d| parse_date("from", d)).transpose()?,
                 to: to.as_deref().map(|d| parse_date("to", d)).transpose()?,
+                segment_id,
             };
             let report = campaigns::report(store, range).await?;
             output::print(json, &report, || describe_report(&report))
@@ -101,7 +114,10 @@ fn describe_report(r: &CampaignReport) -> String {
         (Some(f), Some(t)) => format!("{f} to {t}"),
     };
     let base = r.base_currency.clone();
-    let mut out = vec![format!("Campaigns, {span} (UTC days)")];
+    let mut out = vec![match &r.segment {
+        Some(s) => format!("Campaigns, {span} (UTC days), members of {}", s.name),
+        None => format!("Campaigns, {span} (UTC days)"),
+    }];
     if r.rows.is_empty() {
         out.push("No campaign touches or deals in this range.".into());
         return out.join("\n");

@@ -191,6 +191,45 @@ fn report_contact_and_deal_attribution() {
         "{empty}"
     );
 
+    // Limited to a segment's members (Ada's example.com address; not Bob).
+    let rule = hub.db.parent().unwrap().join("rule.json");
+    std::fs::write(
+        &rule,
+        r#"{"field": "email", "op": "contains", "value": "@example.com"}"#,
+    )
+    .unwrap();
+    hub.ok(&[
+        "segment",
+        "create",
+        "Example people",
+        "--rule-file",
+        rule.to_str().unwrap(),
+    ]);
+    let r = hub.json(&[
+        "campaigns",
+        "report",
+        "--segment",
+        "example people",
+        "--json",
+    ]);
+    assert_eq!(r["segment"]["name"], "Example people");
+    let spring = row(&r, "spring-sale / google / cpc");
+    assert_eq!(
+        (spring["touches"].as_u64(), spring["contacts"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(spring["anonymous"], Value::Null);
+    assert!(r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|row| row["direct"] == false));
+    let text = hub.ok(&["campaigns", "report", "--segment", "Example people"]);
+    assert!(
+        text.starts_with("Campaigns, all time (UTC days), members of Example people"),
+        "{text}"
+    );
+
     let c = hub.json(&["campaigns", "contact", &ada, "--json"]);
     assert_eq!(c["first_touch"]["kind"], "campaign");
     assert_eq!(c["first_touch"]["campaign"], "spring-sale");
@@ -256,4 +295,5 @@ fn bad_input_is_refused_with_the_field() {
         "no contact with id",
     );
     hub.fails(&["campaigns", "deal", "No such deal"], "no deal");
+    hub.fails(&["campaigns", "report", "--segment", "Nobody"], "segment");
 }

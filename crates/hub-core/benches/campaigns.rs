@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, Utc};
-use hub_core::campaigns::{self, ReportRange};
+use hub_core::campaigns::{self, ReportQuery};
 use hub_core::{money, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -182,12 +182,13 @@ async fn run(n: usize, m: usize, d: usize) {
     );
 
     for (what, range) in [
-        ("all time", ReportRange::default()),
+        ("all time", ReportQuery::default()),
         (
             "last 30 days",
-            ReportRange {
+            ReportQuery {
                 from: now.date_naive().checked_sub_days(Days::new(29)),
                 to: Some(now.date_naive()),
+                segment_id: None,
             },
         ),
     ] {

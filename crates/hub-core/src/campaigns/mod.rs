@@ -29,7 +29,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-pub use report::{report, CampaignReport, CampaignRow, ConversionRates, ReportRange};
+pub use report::{report, CampaignReport, CampaignRow, ConversionRates, ReportQuery, SegmentRef};
 
 /// The label of "no tagged event".
 pub const DIRECT: &str = "direct/none";

@@ -21,21 +21,30 @@ use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use uuid::Uuid;
 
 use super::{key_label, settle, DIRECT};
 use crate::error::{Error, Result};
 use crate::money::{self, Money};
 use crate::store::Store;
 
-/// Inclusive UTC calendar dates; None = open-ended.
+/// What the report covers: inclusive UTC calendar dates (None = open-ended)
+/// and, optionally, only the contacts who are members of a segment now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
-pub struct ReportRange {
+pub struct ReportQuery {
+    #[serde(default)]
     pub from: Option<NaiveDate>,
+    #[serde(default)]
     pub to: Option<NaiveDate>,
+    /// Only the segment's current members (their touches and deals); the
+    /// anonymous audience is then not counted (anonymous visitors are in no
+    /// segment, docs/campaigns.md).
+    #[serde(default)]
+    pub segment_id: Option<Uuid>,
 }
 
-impl ReportRange {
+impl ReportQuery {
     /// `[from 00:00 UTC, the day after to 00:00 UTC)` in unix ms.
     fn bounds_ms(&self) -> Result<(i64, i64)> {
         if let (Some(from), Some(to)) = (self.from, self.to) {
@@ -115,12 +124,22 @@ pub struct CampaignRow {
 pub struct CampaignReport {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// The segment the report is limited to: (id, name).
+    pub segment: Option<SegmentRef>,
     pub base_currency: Option<String>,
     /// Campaigns by won revenue in the base currency, then visitors, then
     /// label; `direct/none` last (when it has deals).
     pub rows: Vec<CampaignRow>,
     /// Currencies of won revenue with no rate into the base currency.
     pub missing_rates: Vec<String>,
+}
+
+/// A segment by id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SegmentRef {
+    pub id: Uuid,
+    pub name: String,
 }
 
 type Key = (Option<String>, Option<String>, Option<String>);
@@ -136,9 +155,28 @@ struct Acc {
     revenue: BTreeMap<String, Decimal>,
 }
 
-/// The campaign report over `range`.
-pub async fn report(store: &Store, range: ReportRange) -> Result<CampaignReport> {
-    let (lo, hi) = range.bounds_ms()?;
+/// The campaign report over `query`.
+pub async fn report(store: &Store, query: ReportQuery) -> Result<CampaignReport> {
+    let (lo, hi) = query.bounds_ms()?;
+    let segment = match query.segment_id {
+        Some(id) => {
+            let row: Option<(i64, Option<String>)> =
+                sqlx::query_as("SELECT rk, name FROM segments WHERE id = ? AND deleted_at IS NULL")
+                    .bind(id.to_string())
+                    .fetch_optional(store.pool())
+                    .await?;
+            let (rk, name) = row.ok_or_else(|| Error::not_found("segment", id))?;
+            Some((
+                rk,
+                SegmentRef {
+                    id,
+                    name: name.unwrap_or_default(),
+                },
+            ))
+        }
+        None => None,
+    };
+    let segment_rk = segment.as_ref().map(|(rk, _)| *rk);
     settle(store).await?;
     let base = money::base_currency(store).await?;
     let rates = money::rates(store).await?;
@@ -159,17 +197,20 @@ pub async fn report(store: &Store, range: ReportRange) -> Result<CampaignReport>
                 count(DISTINCT anonymous_id)
            FROM campaign_touches INDEXED BY campaign_touches_key
           WHERE at_ms >= ?1 AND at_ms < ?2
+            AND (?3 IS NULL OR contact_rk IN (SELECT contact_rk FROM segment_members
+                                               WHERE segment_rk = ?3))
           GROUP BY campaign, source, medium",
     )
     .bind(lo)
     .bind(hi)
+    .bind(segment_rk)
     .fetch_all(&mut *tx)
     .await?;
     for (campaign, source, medium, touches, contacts, anonymous) in touched {
         let acc = rows.entry(Some((campaign, source, medium))).or_default();
         acc.touches = touches as u64;
         acc.contacts = Some(contacts as u64);
-        acc.anonymous = Some(anonymous as u64);
+        acc.anonymous = segment_rk.is_none().then_some(anonymous as u64);
         acc.visitors = Some((contacts + anonymous) as u64);
     }
 
@@ -208,8 +249,10 @@ pub async fn report(store: &Store, range: ReportRange) -> Result<CampaignReport>
                        WHERE t.contact_rk = x.contact_rk AND t.at_ms <= x.won_ms
                        ORDER BY t.at_ms DESC, t.event_rk DESC LIMIT 1) AS last_rk
                 FROM x
-               WHERE (x.created_ms >= ?1 AND x.created_ms < ?2)
-                  OR (x.won_ms >= ?1 AND x.won_ms < ?2))
+               WHERE ((x.created_ms >= ?1 AND x.created_ms < ?2)
+                      OR (x.won_ms >= ?1 AND x.won_ms < ?2))
+                 AND (?3 IS NULL OR x.contact_rk IN (SELECT contact_rk FROM segment_members
+                                                      WHERE segment_rk = ?3)))
          SELECT y.amount, y.currency, y.created_ms, y.won_ms,
                 y.first_rk, f.campaign, f.source, f.medium,
                 y.last_rk, l.campaign, l.source, l.medium
@@ -219,6 +262,7 @@ pub async fn report(store: &Store, range: ReportRange) -> Result<CampaignReport>
     )
     .bind(lo)
     .bind(hi)
+    .bind(segment_rk)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -311,8 +355,9 @@ pub async fn report(store: &Store, range: ReportRange) -> Result<CampaignReport>
     missing_rates.sort();
     missing_rates.dedup();
     Ok(CampaignReport {
-        from: range.from,
-        to: range.to,
+        from: query.from,
+        to: query.to,
+        segment: segment.map(|(_, s)| s),
         base_currency: base,
         rows: out,
         missing_rates,

@@ -286,9 +286,10 @@ const PARTNER: &str = "café déjà / partner/blog / referral";
 #[tokio::test]
 async fn the_march_report_counts_visitors_deals_and_exact_revenue() {
     let s = story().await;
-    let march = ReportRange {
+    let march = ReportQuery {
         from: Some(date("2026-03-01")),
         to: Some(date("2026-03-31")),
+        segment_id: None,
     };
     let r = report(&s.store, march).await.unwrap();
     assert_eq!(r.base_currency.as_deref(), Some("EUR"));
@@ -355,9 +356,10 @@ async fn range_edges_are_whole_utc_days() {
     // 1 April alone: x3's click at 00:00:00.000, Cy's deal is not created yet.
     let april_1 = report(
         &s.store,
-        ReportRange {
+        ReportQuery {
             from: Some(date("2026-04-01")),
             to: Some(date("2026-04-01")),
+            segment_id: None,
         },
     )
     .await
@@ -373,9 +375,10 @@ async fn range_edges_are_whole_utc_days() {
     // April: Cy's deal (created 2, won 3 April) is spring-sale's, in GBP.
     let april = report(
         &s.store,
-        ReportRange {
+        ReportQuery {
             from: Some(date("2026-04-01")),
             to: None,
+            segment_id: None,
         },
     )
     .await
@@ -394,9 +397,10 @@ async fn range_edges_are_whole_utc_days() {
     // 31 March alone: Cy's click in its last millisecond counts, x3's does not.
     let last_day = report(
         &s.store,
-        ReportRange {
+        ReportQuery {
             from: Some(date("2026-03-31")),
             to: Some(date("2026-03-31")),
+            segment_id: None,
         },
     )
     .await
@@ -408,7 +412,7 @@ async fn range_edges_are_whole_utc_days() {
     );
 
     // All time: every deal once; revenue per currency and converted.
-    let all = report(&s.store, ReportRange::default()).await.unwrap();
+    let all = report(&s.store, ReportQuery::default()).await.unwrap();
     let spring = row(&all, SPRING);
     assert_eq!(
         (spring.touches, spring.visitors, spring.deals, spring.won),
@@ -427,9 +431,10 @@ async fn range_edges_are_whole_utc_days() {
     // A range that ends before it starts is refused.
     let bad = report(
         &s.store,
-        ReportRange {
+        ReportQuery {
             from: Some(date("2026-04-02")),
             to: Some(date("2026-04-01")),
+            segment_id: None,
         },
     )
     .await;
@@ -440,7 +445,7 @@ async fn range_edges_are_whole_utc_days() {
 async fn a_missing_rate_is_reported_not_guessed() {
     let s = story().await;
     money::delete_rate(&s.store, "USD").await.unwrap();
-    let r = report(&s.store, ReportRange::default()).await.unwrap();
+    let r = report(&s.store, ReportQuery::default()).await.unwrap();
     assert_eq!(r.missing_rates, vec!["USD".to_owned()]);
     let direct = row(&r, DIRECT);
     assert_eq!(direct.revenue_base, None);
@@ -468,7 +473,7 @@ async fn events_in_any_order_give_the_same_attribution() {
         pro.last_touch.as_ref().and_then(campaign_of),
         Some("march news")
     );
-    let r = report(&s.store, ReportRange::default()).await.unwrap();
+    let r = report(&s.store, ReportQuery::default()).await.unwrap();
     let spring = row(&r, SPRING);
     assert_eq!(
         (spring.touches, spring.contacts, spring.anonymous),
@@ -591,4 +596,62 @@ async fn utm_parameters_are_read_from_any_position_of_the_query() {
         let want = want.map(|(c, s, m)| (c.to_owned(), s.to_owned(), m.to_owned()));
         assert_eq!(got, want, "{url}");
     }
+}
+
+/// Limited to a segment: only its members' touches and deals; no anonymous
+/// audience (anonymous visitors are in no segment).
+#[tokio::test]
+async fn a_report_limited_to_a_segment_counts_its_members_only() {
+    let s = story().await;
+    let seg = crate::segments::create(
+        &s.store,
+        &crate::segments::SegmentInput {
+            name: "Example.com people".into(),
+            rule: serde_json::json!({"field": "email", "op": "contains", "value": "@example.com"}),
+            triggers: None,
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seg.size, 1); // Ada (Bob is example.net, Cy example.org)
+    let r = report(
+        &s.store,
+        ReportQuery {
+            segment_id: Some(seg.id),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.segment.as_ref().map(|g| g.name.as_str()),
+        Some("Example.com people")
+    );
+    let spring = row(&r, SPRING);
+    assert_eq!(
+        (
+            spring.touches,
+            spring.visitors,
+            spring.contacts,
+            spring.anonymous
+        ),
+        (1, Some(1), Some(1), None)
+    );
+    assert_eq!((spring.deals, spring.won), (3, 0));
+    let news = row(&r, NEWS);
+    assert_eq!(news.revenue_base.as_ref().unwrap().amount, dec("1300.49"));
+    // Bob's direct deal and Cy's spring-sale win are not members' deals.
+    assert!(r.rows.iter().all(|row| !row.direct), "{r:#?}");
+    assert_eq!(r.rows.len(), 3);
+
+    let gone = report(
+        &s.store,
+        ReportQuery {
+            segment_id: Some(Uuid::now_v7()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(matches!(gone, Err(Error::NotFound { .. })));
 }
