@@ -46,101 +46,24 @@ fn main() {
 
 async fn run(n: usize, m: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("hub.db")).await.unwrap();
+    // HUB_BENCH_DB keeps the generated database (for a look with sqlite3).
+    let path = std::env::var("HUB_BENCH_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("hub.db"));
+    let store = Store::open(&path).await.unwrap();
     let now: DateTime<Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
     let now_ms = now.timestamp_millis();
     let pool = store.pool();
 
-    let t = Instant::now();
-    // 4 industries x 50 companies; company k has industry k / 50.
-    sqlx::query(
-        "WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k < 199)
-         INSERT INTO companies (id, name, industry, size)
-         SELECT 'company-' || k, 'Company ' || k,
-                CASE k / 50 WHEN 0 THEN 'Software' WHEN 1 THEN 'Retail' WHEN 2 THEN 'Farming' ELSE 'Logistics' END,
-                CASE k % 3 WHEN 0 THEN '1-10' WHEN 1 THEN '11-50' ELSE '51-200' END
-           FROM i",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    // Contact n is ideal when n % 10 = 0; pseudo-random draws from n.
-    sqlx::query(
-        "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?),
-         c(n, ideal) AS (SELECT n, n % 10 = 0 FROM i)
-         INSERT INTO contacts (rk, id, display_name, lifecycle_stage, source, company_id, created_at)
-         SELECT n,
-                lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
-                || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
-                'Contact ' || n, 'lead',
-                CASE WHEN (n * 104729) % 100 < CASE WHEN ideal THEN 50 ELSE 10 END THEN 'webinar' ELSE 'website' END,
-                'company-' || CASE WHEN (n * 7919) % 100 < CASE WHEN ideal THEN 70 ELSE 15 END
-                                   THEN (n % 50) ELSE 50 + (n % 150) END,
-                '2026-01-01T00:00:00.000Z'
-           FROM c",
-    )
-    .bind(n as i64)
-    .execute(pool)
-    .await
-    .unwrap();
-    // The seed: three in five ideal contacts are tagged "Customer".
-    let tag = tags::tag_id("Customer");
-    sqlx::query("INSERT INTO tags (id, name) VALUES (?, 'Customer')")
-        .bind(tag.to_string())
-        .execute(pool)
+    // A kept database (HUB_BENCH_DB) that already holds the data is reused.
+    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
+        .fetch_one(pool)
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO contact_tags (id, contact_id, tag_id)
-         SELECT 'link-' || rk, id, ? FROM contacts WHERE rk % 10 = 0 AND (rk * 31) % 10 < 6",
-    )
-    .bind(tag.to_string())
-    .execute(pool)
-    .await
-    .unwrap();
-    println!(
-        "{n} contacts, 200 companies generated in {:.2?}",
-        t.elapsed()
-    );
-
-    let t = Instant::now();
-    let step = 200_000;
-    let mut done = 0;
-    while done < m {
-        let count = step.min(m - done);
-        // Event k belongs to contact c; what it is depends on whether c is ideal.
-        sqlx::query(
-            "WITH RECURSIVE i(k) AS (SELECT ? UNION ALL SELECT k + 1 FROM i WHERE k < ?),
-             e(k, c, ideal, r) AS (SELECT k, 1 + (k * 104729) % ?, 0, (k * 7919) % 100 FROM i),
-             f(k, c, ideal, r) AS (SELECT k, c, c % 10 = 0, r FROM e),
-             g(k, c, kind, name, path) AS (
-               SELECT k, c,
-                      CASE WHEN r < 40 THEN 'page' ELSE 'track' END,
-                      CASE WHEN r < 40 THEN NULL
-                           WHEN r < CASE WHEN ideal THEN 55 ELSE 42 END THEN 'Demo Requested'
-                           WHEN r < 75 THEN 'Product Viewed'
-                           ELSE 'Newsletter Opened' END,
-                      CASE WHEN r >= 40 THEN NULL
-                           WHEN r < CASE WHEN ideal THEN 20 ELSE 3 END THEN '/pricing'
-                           ELSE '/blog/' || (k % 40) END
-                 FROM f)
-             INSERT INTO events (message_id, type, name, path, at_ms, received_ms, body, contact_rk)
-             SELECT 'bench-' || k, kind, name, path, ? - (k * 7919 % 365000) * 86400, ?,
-                    json_object('properties', json_object('n', k % 300)), c
-               FROM g",
-        )
-        .bind(done as i64 + 1)
-        .bind((done + count) as i64)
-        .bind(n as i64)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(pool)
-        .await
-        .unwrap();
-        done += count;
+    if have == 0 {
+        generate(pool, n, m, now_ms).await;
     }
-    sqlx::query("ANALYZE").execute(pool).await.unwrap();
-    println!("{m} events generated in {:.2?}", t.elapsed());
+    segments::delete(&store, "Customers", now).await.ok();
 
     let t = Instant::now();
     let seed = segments::create(
@@ -180,7 +103,7 @@ async fn run(n: usize, m: usize) {
 
     // The hidden lookalikes: ideal contacts without the tag.
     let hidden: HashSet<Uuid> = sqlx::query_scalar::<_, String>(
-        "SELECT id FROM contacts WHERE rk % 10 = 0 AND NOT ((rk * 31) % 10 < 6)",
+        "SELECT id FROM contacts WHERE rk % 10 = 0 AND NOT ((rk / 10 * 7) % 10 < 6)",
     )
     .fetch_all(pool)
     .await
@@ -210,4 +133,97 @@ async fn run(n: usize, m: usize) {
             q.base_rate * 100.0
         );
     }
+}
+
+async fn generate(pool: &sqlx::SqlitePool, n: usize, m: usize, now_ms: i64) {
+    let t = Instant::now();
+    // 4 industries x 50 companies; company k has industry k / 50.
+    sqlx::query(
+        "WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k < 199)
+         INSERT INTO companies (id, name, industry, size)
+         SELECT 'company-' || k, 'Company ' || k,
+                CASE k / 50 WHEN 0 THEN 'Software' WHEN 1 THEN 'Retail' WHEN 2 THEN 'Farming' ELSE 'Logistics' END,
+                CASE k % 3 WHEN 0 THEN '1-10' WHEN 1 THEN '11-50' ELSE '51-200' END
+           FROM i",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    // Contact n is ideal when n % 10 = 0; its traits are drawn with random().
+    sqlx::query(
+        "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?),
+         c(n, ideal) AS (SELECT n, n % 10 = 0 FROM i)
+         INSERT INTO contacts (rk, id, display_name, lifecycle_stage, source, company_id, created_at)
+         SELECT n,
+                lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2)
+                || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+                'Contact ' || n, 'lead',
+                CASE WHEN abs(random()) % 100 < CASE WHEN ideal THEN 50 ELSE 10 END THEN 'webinar' ELSE 'website' END,
+                'company-' || CASE WHEN abs(random()) % 100 < CASE WHEN ideal THEN 70 ELSE 15 END
+                                   THEN (n % 50) ELSE 50 + (n % 150) END,
+                '2026-01-01T00:00:00.000Z'
+           FROM c",
+    )
+    .bind(n as i64)
+    .execute(pool)
+    .await
+    .unwrap();
+    // The seed: three in five ideal contacts are tagged "Customer".
+    let tag = tags::tag_id("Customer");
+    sqlx::query("INSERT INTO tags (id, name) VALUES (?, 'Customer')")
+        .bind(tag.to_string())
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO contact_tags (id, contact_id, tag_id)
+         SELECT 'link-' || rk, id, ? FROM contacts WHERE rk % 10 = 0 AND (rk / 10 * 7) % 10 < 6",
+    )
+    .bind(tag.to_string())
+    .execute(pool)
+    .await
+    .unwrap();
+    println!(
+        "{n} contacts, 200 companies generated in {:.2?}",
+        t.elapsed()
+    );
+
+    let t = Instant::now();
+    let step = 200_000;
+    let mut done = 0;
+    while done < m {
+        let count = step.min(m - done);
+        // Event k belongs to contact c; what it is depends on whether c is ideal.
+        sqlx::query(
+            "WITH RECURSIVE i(k) AS (SELECT ? UNION ALL SELECT k + 1 FROM i WHERE k < ?),
+             e(k, c, ideal, r) AS (SELECT k, 1 + (k * 104729) % ?, 0, abs(random()) % 100 FROM i),
+             f(k, c, ideal, r) AS (SELECT k, c, c % 10 = 0, r FROM e),
+             g(k, c, kind, name, path) AS (
+               SELECT k, c,
+                      CASE WHEN r < 40 THEN 'page' ELSE 'track' END,
+                      CASE WHEN r < 40 THEN NULL
+                           WHEN r < CASE WHEN ideal THEN 55 ELSE 42 END THEN 'Demo Requested'
+                           WHEN r < 75 THEN 'Product Viewed'
+                           ELSE 'Newsletter Opened' END,
+                      CASE WHEN r >= 40 THEN NULL
+                           WHEN r < CASE WHEN ideal THEN 20 ELSE 3 END THEN '/pricing'
+                           ELSE '/blog/' || (abs(random()) % 40) END
+                 FROM f)
+             INSERT INTO events (message_id, type, name, path, at_ms, received_ms, body, contact_rk)
+             SELECT 'bench-' || k, kind, name, path, ? - (k * 7919 % 365000) * 86400, ?,
+                    json_object('properties', json_object('n', k % 300)), c
+               FROM g",
+        )
+        .bind(done as i64 + 1)
+        .bind((done + count) as i64)
+        .bind(n as i64)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(pool)
+        .await
+        .unwrap();
+        done += count;
+    }
+    sqlx::query("ANALYZE").execute(pool).await.unwrap();
+    println!("{m} events generated in {:.2?}", t.elapsed());
 }

@@ -336,31 +336,42 @@ impl Features {
             }
         }
 
-        let counts: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT contact_rk, name, COUNT(*) FROM events
-              WHERE contact_rk IS NOT NULL AND type = 'track' AND name IS NOT NULL
-              GROUP BY contact_rk, name",
+        // Events: one pass over the table each (through the (contact_rk, at_ms)
+        // index every event is a random row lookup: 3.2 s instead of 0.5 s for
+        // 1M events), and one row per contact (rows cross a thread one by one).
+        let counts: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT contact_rk, json_group_array(json_array(name, n)) FROM (
+                SELECT contact_rk, name, COUNT(*) AS n FROM events NOT INDEXED
+                 WHERE contact_rk IS NOT NULL AND type = 'track' AND name IS NOT NULL
+                 GROUP BY contact_rk, name)
+              GROUP BY contact_rk",
         )
         .fetch_all(&mut *conn)
         .await?;
-        for (rk, name, n) in counts {
+        for (rk, json) in counts {
             let Some(&i) = index.get(&rk) else { continue };
-            for step in COUNT_STEPS.into_iter().filter(|s| n >= *s as i64) {
-                pairs.push((i, Key::Did(name.clone(), step)));
+            let done: Vec<(String, u32)> = serde_json::from_str(&json).unwrap_or_default();
+            for (name, n) in done {
+                for step in COUNT_STEPS.into_iter().filter(|s| n >= *s) {
+                    pairs.push((i, Key::Did(name.clone(), step)));
+                }
             }
         }
 
         let pages: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT DISTINCT contact_rk, path FROM events
-              WHERE contact_rk IS NOT NULL AND path IS NOT NULL AND type IN ('page', 'screen')",
+            "SELECT contact_rk, json_group_array(path) FROM (
+                SELECT contact_rk, path FROM events NOT INDEXED
+                 WHERE contact_rk IS NOT NULL AND path IS NOT NULL AND type IN ('page', 'screen')
+                 GROUP BY contact_rk, path)
+              GROUP BY contact_rk",
         )
         .fetch_all(&mut *conn)
         .await?;
-        pairs.extend(
-            pages
-                .into_iter()
-                .filter_map(|(rk, p)| Some((*index.get(&rk)?, Key::Visited(p)))),
-        );
+        for (rk, json) in pages {
+            let Some(&i) = index.get(&rk) else { continue };
+            let paths: Vec<String> = serde_json::from_str(&json).unwrap_or_default();
+            pairs.extend(paths.into_iter().map(|p| (i, Key::Visited(p))));
+        }
 
         let deals: Vec<(i64, String, i64)> = sqlx::query_as(
             "SELECT c.rk, d.status, COUNT(*) FROM deals d JOIN contacts c ON c.id = d.contact_id
