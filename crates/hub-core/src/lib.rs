@@ -36,6 +36,7 @@ pub mod pipelines;
 pub mod privacy;
 pub mod recurrence;
 pub mod reminders;
+pub mod reports;
 pub mod retention;
 pub mod search;
 pub mod segments;
