@@ -655,3 +655,106 @@ async fn a_report_limited_to_a_segment_counts_its_members_only() {
     .await;
     assert!(matches!(gone, Err(Error::NotFound { .. })));
 }
+
+mod invariants {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// A page, track or identify of one of a few people, at one of a few
+    /// times, tagged in one of the ways real libraries tag (or not at all).
+    fn call() -> impl Strategy<Value = Value> {
+        (0..3usize, 0..3usize, 0..5usize, 0..4usize, 0..10i64).prop_map(
+            |(kind, person, tag, user, minute)| {
+                let anon = format!("anon-{person}");
+                let ts = format!("2026-06-01T10:{minute:02}:00Z");
+                let url = match tag {
+                    1 => "https://a.example/?utm_source=google&utm_medium=cpc&utm_campaign=summer+sale",
+                    2 => "https://a.example/p?x=1&utm_campaign=autumn#top",
+                    _ => "https://a.example/plain",
+                };
+                let mut context = json!({"page": {"url": url}});
+                if tag == 3 {
+                    context["campaign"] = json!({"name": "winter", "source": "newsletter"});
+                }
+                if tag == 4 {
+                    context["campaign"] = json!("not an object");
+                }
+                let user_id = (user < 2).then(|| format!("user-{user}"));
+                match kind {
+                    0 => json!({"type": "page", "anonymousId": anon, "userId": user_id,
+                                "timestamp": ts, "context": context, "properties": {"url": url}}),
+                    1 => json!({"type": "track", "event": "Clicked", "anonymousId": anon,
+                                "timestamp": ts, "context": context}),
+                    _ => json!({"type": "identify", "anonymousId": anon,
+                                "userId": user_id.unwrap_or_else(|| "user-9".into()),
+                                "timestamp": ts, "traits": {}}),
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Whatever the order and batching of the events, the touch table the
+        /// triggers keep equals a fresh derivation from the stored events (the
+        /// same view), with each touch's contact (or, while it has none, its
+        /// anonymous id) as the events now say.
+        #[test]
+        fn kept_touches_equal_a_fresh_derivation(
+            calls in proptest::collection::vec(call(), 1..25),
+            split in 0..25usize,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let store = Store::open_in_memory().await.unwrap();
+                let lines: Vec<String> = calls
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, mut c)| {
+                        c["messageId"] = json!(format!("m{i}"));
+                        c.to_string()
+                    })
+                    .collect();
+                let split = split.min(lines.len());
+                for part in [&lines[..split], &lines[split..]] {
+                    events::import_reader(&store, part.join("\n").as_bytes(), &mut |_, _| {})
+                        .await
+                        .unwrap();
+                }
+                type Row = (i64, Option<i64>, Option<String>, i64, Option<String>, Option<String>, Option<String>);
+                let kept: Vec<Row> = sqlx::query_as(
+                    "SELECT event_rk, contact_rk, anonymous_id, at_ms, campaign, source, medium
+                       FROM campaign_touches ORDER BY 1",
+                )
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+                let fresh: Vec<Row> = sqlx::query_as(
+                    "SELECT rk, contact_rk, anonymous_id, at_ms, campaign, source, medium
+                       FROM campaign_event_touches ORDER BY 1",
+                )
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+                assert_eq!(&kept, &fresh);
+                let events: Vec<(i64, Option<i64>, Option<String>)> =
+                    sqlx::query_as("SELECT rk, contact_rk, anonymous_id FROM events")
+                        .fetch_all(store.pool())
+                        .await
+                        .unwrap();
+                for (rk, contact, anon, ..) in &kept {
+                    let (_, e_contact, e_anon) = events.iter().find(|e| e.0 == *rk).unwrap();
+                    assert_eq!(contact, e_contact);
+                    assert_eq!(anon, &if e_contact.is_some() { None } else { e_anon.clone() });
+                }
+                // "summer sale" from the URL, '+' decoded in SQL.
+                for (.., campaign, _, _) in &kept {
+                    assert!(matches!(campaign.as_deref(), Some("summer sale" | "autumn" | "winter")), "{campaign:?}");
+                }
+            });
+        }
+    }
+}
