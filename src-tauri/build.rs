@@ -125,6 +125,13 @@ const COMMANDS: &[&str] = &[
     "set_consent",
     "export_subject",
     "erase_contact",
+    "report_dashboard",
+    "save_chart_png",
+    "save_chart_csv",
+    "export_audience",
+    "audience_history",
+    "audience_removals",
+    "write_audience_removals",
 ];
 
 fn main() {

@@ -157,6 +157,13 @@ pub fn run() {
             commands::consent::set_consent,
             commands::privacy::export_subject,
             commands::privacy::erase_contact,
+            commands::reports::report_dashboard,
+            commands::reports::save_chart_png,
+            commands::reports::save_chart_csv,
+            commands::audiences::export_audience,
+            commands::audiences::audience_history,
+            commands::audiences::audience_removals,
+            commands::audiences::write_audience_removals,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Customer Hub");

@@ -10,6 +10,8 @@
 //! Days and months are UTC calendar days and months.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -20,6 +22,7 @@ use uuid::Uuid;
 use crate::campaigns::{self, CampaignReport, ReportQuery};
 use crate::deals;
 use crate::error::{Error, Result};
+use crate::export::ExportFile;
 use crate::forecast::{self, Forecast, ForecastBy, ForecastQuery};
 use crate::money::{self, Money};
 use crate::store::Store;
@@ -438,6 +441,33 @@ pub async fn dashboard(
     })
 }
 
+/// Write a chart drawn in the app (`data:image/png;base64,...` from a
+/// canvas) as a PNG file at `path`, all or nothing.
+pub fn write_chart_png(path: &Path, data_url: &str) -> Result<PathBuf> {
+    use base64::Engine;
+    let encoded = data_url
+        .strip_prefix("data:image/png;base64,")
+        .ok_or_else(|| Error::invalid("image", "The chart is not a PNG image"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| Error::invalid("image", "The chart image is damaged"))?;
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err(Error::invalid("image", "The chart is not a PNG image"));
+    }
+    write_file(path, &bytes)
+}
+
+/// Write a chart's data (CSV text built by the app) at `path`, all or nothing.
+pub fn write_chart_csv(path: &Path, csv: &str) -> Result<PathBuf> {
+    write_file(path, csv.as_bytes())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let mut file = ExportFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -712,5 +742,35 @@ mod tests {
             ..Default::default()
         };
         assert!(dashboard(&store, &bad, now).await.is_err());
+    }
+
+    #[test]
+    fn charts_are_written_as_png_and_csv_files() {
+        use base64::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        let png = [b"\x89PNG\r\n\x1a\n".as_slice(), b"rest"].concat();
+        let url = format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&png)
+        );
+        let path = dir.path().join("chart.png");
+        assert_eq!(write_chart_png(&path, &url).unwrap(), path);
+        assert_eq!(std::fs::read(&path).unwrap(), png);
+        let bad = dir.path().join("bad.png");
+        assert!(write_chart_png(&bad, "data:image/jpeg;base64,AAAA").is_err());
+        assert!(write_chart_png(&bad, "data:image/png;base64,!!!").is_err());
+        let text = format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(b"hello")
+        );
+        assert!(write_chart_png(&bad, &text).is_err());
+        assert!(!bad.exists());
+        let csv = dir.path().join("chart.csv");
+        write_chart_csv(&csv, "day,events\n2026-11-30,3\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&csv).unwrap(),
+            "day,events\n2026-11-30,3\n"
+        );
+        assert!(write_chart_csv(dir.path(), "x").is_err());
     }
 }

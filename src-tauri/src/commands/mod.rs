@@ -2,6 +2,7 @@
 //! into hub-core. No SQL and no business rules here.
 
 pub mod activities;
+pub mod audiences;
 pub mod companies;
 pub mod conflicts;
 pub mod consent;
@@ -14,6 +15,7 @@ pub mod fields;
 pub mod import;
 pub mod privacy;
 pub mod reminders;
+pub mod reports;
 pub mod segments;
 pub mod store;
 pub mod sync;

@@ -25,6 +25,8 @@ describe("routes", () => {
     { name: "segment", id: "Big spenders / EU" },
     { name: "segment-new" },
     { name: "segment-edit", id: "0190a1b2-0000-7000-8000-0000000000ee" },
+    { name: "reports" },
+    { name: "audiences" },
     { name: "settings" },
   ];
 

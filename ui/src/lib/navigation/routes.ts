@@ -24,9 +24,11 @@ export type Route =
   | { name: "segment"; id: string }
   | { name: "segment-new" }
   | { name: "segment-edit"; id: string }
+  | { name: "reports" }
+  | { name: "audiences" }
   | { name: "settings" };
 
-export type Section = "today" | "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "trash" | "import" | "duplicates" | "segments" | "settings";
+export type Section = "today" | "contacts" | "companies" | "deals" | "reminders" | "tickets" | "conflicts" | "trash" | "import" | "duplicates" | "segments" | "reports" | "settings";
 
 export function parseRoute(hash: string): Route {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
@@ -43,6 +45,7 @@ export function parseRoute(hash: string): Route {
   if (section === "reminders") return { name: "reminders" };
   if (section === "tickets") return id ? { name: "ticket", id } : { name: "tickets" };
   if (section === "settings") return { name: "settings" };
+  if (section === "reports") return id === "audiences" ? { name: "audiences" } : { name: "reports" };
   if (section === "segments") {
     if (id === "new") return { name: "segment-new" };
     if (id && action === "edit") return { name: "segment-edit", id };
@@ -111,6 +114,10 @@ export function href(route: Route): string {
       return "#/segments/new";
     case "segment-edit":
       return `#/segments/${encodeURIComponent(route.id)}/edit`;
+    case "reports":
+      return "#/reports";
+    case "audiences":
+      return "#/reports/audiences";
     case "settings":
       return "#/settings";
   }
@@ -125,5 +132,6 @@ export function sectionOf(route: Route): Section {
   if (route.name === "duplicates") return "duplicates";
   if (route.name === "tickets" || route.name === "ticket") return "tickets";
   if (route.name.startsWith("segment")) return "segments";
+  if (route.name === "reports" || route.name === "audiences") return "reports";
   return route.name.startsWith("compan") ? "companies" : "contacts";
 }

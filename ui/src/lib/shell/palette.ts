@@ -75,6 +75,7 @@ export const PALETTE_ENTRIES: PaletteEntry[] = [
   { id: "go:trash", label: "Trash", group: "Go to", keywords: ["deleted", "restore", "undelete", "bin"], hint: "g x" },
   { id: "go:duplicates", label: "Duplicates", group: "Go to", keywords: ["merge", "dedupe", "same", "twice"], hint: "g u" },
   { id: "go:segments", label: "Segments", group: "Go to", keywords: ["audiences", "lists", "cdp", "rules"], hint: "g e" },
+  { id: "go:reports", label: "Reports", group: "Go to", keywords: ["charts", "dashboard", "funnel", "revenue", "analytics", "audience exports"], hint: "g p" },
   { id: "go:import", label: "Import", group: "Go to", keywords: ["csv", "vcard", "upload", "revert", "hubspot", "spreadsheet"], hint: "g m" },
   { id: "go:settings", label: "Settings", group: "Go to", keywords: ["custom fields", "preferences", "account", "sign in"], hint: "g s" },
   { id: "new-contact", label: "New contact", group: "Action", keywords: ["add person", "create contact"] },

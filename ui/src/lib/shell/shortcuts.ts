@@ -13,6 +13,7 @@ export const GO_TO: { key: string; label: string; route: Route }[] = [
   { key: "x", label: "Trash", route: { name: "trash" } },
   { key: "u", label: "Duplicates", route: { name: "duplicates" } },
   { key: "e", label: "Segments", route: { name: "segments" } },
+  { key: "p", label: "Reports", route: { name: "reports" } },
   { key: "m", label: "Import", route: { name: "import" } },
   { key: "s", label: "Settings", route: { name: "settings" } },
 ];
