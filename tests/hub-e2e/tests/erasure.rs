@@ -23,14 +23,25 @@ async fn sync(store: &Store, server: &str, token: &str) -> sync::Report {
 
 /// Every change's fields and every row's state the server holds, as text.
 async fn server_history(url: &str) -> Vec<String> {
+    server_text(
+        url,
+        "SELECT fields FROM changes UNION ALL SELECT state FROM row_versions",
+    )
+    .await
+}
+
+const EVENTS: &str = "SELECT body FROM events";
+const DEAD_LETTERS: &str = "SELECT raw FROM dead_letters";
+
+/// One text column of every row a query over the server's database gives.
+async fn server_text(url: &str, sql: &str) -> Vec<String> {
     use sqlx::Connection;
-    const SQL: &str = "SELECT fields FROM changes UNION ALL SELECT state FROM row_versions";
     if url.starts_with("postgres") {
         let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(SQL).fetch_all(&mut conn).await.unwrap()
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
     } else {
         let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(SQL).fetch_all(&mut conn).await.unwrap()
+        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
     }
 }
 
@@ -97,9 +108,43 @@ async fn scenario(url: &str) {
     .await
     .unwrap()
     .id;
+    // Her website visits, collected by the server before the erasure: an anonymous page
+    // view, then an identify that ties the visitor to her email (and a dead letter).
+    let collected: serde_json::Value = server
+        .client()
+        .post(server.url("/v1/batch"))
+        .basic_auth(&write_key, Some(""))
+        .json(&serde_json::json!({"batch": [
+            {"type": "page", "anonymousId": "anon-ada", "properties": {"path": "/pricing"},
+             "timestamp": "2026-11-20T10:00:00Z"},
+            {"type": "identify", "userId": "web-ada", "anonymousId": "anon-ada",
+             "traits": {"email": "ada@example.com"}, "timestamp": "2026-11-20T10:01:00Z"},
+            {"type": "track", "userId": "web-ada", "event": "x".repeat(300), "properties": {"pad": "y".repeat(40_000)}},
+            {"type": "page", "anonymousId": "visitor-2", "properties": {"path": "/"},
+             "timestamp": "2026-11-20T10:02:00Z"}
+        ]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(collected["stored"], 3, "{collected}");
+    assert_eq!(server_text(url, EVENTS).await.len(), 3);
+    assert_eq!(server_text(url, DEAD_LETTERS).await.len(), 1);
+
     sync(&a, &base, &ta).await;
     sync(&b, &base, &tb).await;
     assert_eq!(contacts::count(&b).await.unwrap(), 2);
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM events WHERE contact_rk IS NOT NULL"
+        )
+        .await,
+        2,
+        "A resolved her visits to her"
+    );
 
     // B, offline: edits Ada, adds her a phone, opens a deal with her.
     contacts::update(
@@ -205,6 +250,13 @@ async fn scenario(url: &str) {
     assert!(!history.contains("Ada King"), "{history}");
     assert!(!history.contains("ada@example.com"), "{history}");
     assert!(history.contains("Bob Babbage"));
+    // Nor the events collected about her before the erasure, nor her dead letter; the
+    // other visitor's page view stays.
+    let events = server_text(url, EVENTS).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| !e.contains("ada")), "{events:?}");
+    assert!(events.iter().any(|e| e.contains("visitor-2")), "{events:?}");
+    assert!(server_text(url, DEAD_LETTERS).await.is_empty());
     server.shutdown().await;
 }
 

@@ -44,6 +44,8 @@ pub struct NewDeadLetter {
     pub raw: String,
     /// Length of the full raw text in bytes.
     pub raw_bytes: i64,
+    /// The identifier hashes of the full raw text ([`raw_identity_hashes`]), for erasure.
+    pub identity_hashes: Vec<String>,
 }
 
 impl NewDeadLetter {
@@ -59,6 +61,7 @@ impl NewDeadLetter {
             reason,
             raw: raw[..cut].to_owned(),
             raw_bytes: raw.len() as i64,
+            identity_hashes: raw_identity_hashes(raw),
         }
     }
 }
@@ -151,6 +154,56 @@ pub(crate) fn event_from_row(row: EventRow) -> StorageResult<StreamedEvent> {
             body,
         },
     })
+}
+
+/// The identifier hashes of a dead letter's raw text: its userId, anonymousId and
+/// traits' email. The text is an event that failed the rules — perhaps not JSON, perhaps
+/// cut at 16 KiB — so the values are found by key in the text (`"userId": "…"`, the
+/// first of each), not by parsing it.
+pub(crate) fn raw_identity_hashes(raw: &str) -> Vec<String> {
+    [
+        ("userId", "user_id"),
+        ("anonymousId", "anonymous_id"),
+        ("email", "email"),
+    ]
+    .into_iter()
+    .filter_map(|(key, kind)| {
+        let value = raw_text_value(raw, key)?;
+        Some(hub_protocol::event::identity_hash(kind, &value))
+    })
+    .collect()
+}
+
+/// The first string (or number) value of `"key"` in JSON-ish text.
+fn raw_text_value(raw: &str, key: &str) -> Option<String> {
+    let quoted = format!("\"{key}\"");
+    let mut from = 0;
+    while let Some(at) = raw[from..].find(&quoted) {
+        let rest = raw[from + at + quoted.len()..].trim_start();
+        from += at + quoted.len();
+        let Some(rest) = rest.strip_prefix(':') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if rest.starts_with('"') {
+            // A JSON string up to its closing quote: let serde undo the escapes.
+            let mut escaped = false;
+            for (i, c) in rest.char_indices().skip(1) {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => return serde_json::from_str(&rest[..=i]).ok(),
+                    _ => escaped = false,
+                }
+            }
+            return None;
+        }
+        let number: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '-' || *c == '.')
+            .collect();
+        return (!number.is_empty()).then_some(number);
+    }
+    None
 }
 
 pub(crate) fn dead_letter_from_row(row: DeadLetterRow) -> StorageResult<DeadLetter> {
@@ -322,8 +375,8 @@ macro_rules! events_storage {
                 for chunk in dead.chunks(INSERT_CHUNK) {
                     let sql = format!(
                         "INSERT INTO dead_letters (id, workspace_id, received_ms, code, reason, \
-                         raw, raw_bytes, source) VALUES {}",
-                        values_sql(chunk.len(), 8)
+                         raw, raw_bytes, source, identity_hashes) VALUES {}",
+                        values_sql(chunk.len(), 9)
                     );
                     let mut q = sqlx::query(&sql);
                     for letter in chunk {
@@ -335,7 +388,10 @@ macro_rules! events_storage {
                             .bind(&letter.reason)
                             .bind(&letter.raw)
                             .bind(letter.raw_bytes)
-                            .bind(source);
+                            .bind(source)
+                            .bind(serde_json::to_string(&letter.identity_hashes).map_err(
+                                |e| $crate::storage::StorageError::Corrupt(e.to_string()),
+                            )?);
                     }
                     q.execute(&mut *tx).await?;
                 }
@@ -392,6 +448,94 @@ macro_rules! events_storage {
                 rows.into_iter().map(dead_letter_from_row).collect()
             }
 
+            /// Deletes the collected events and dead letters of an erased person: every
+            /// one carrying an identifier whose hash is in `hashes` (the erasure's
+            /// suppression list; later events are dropped at collection). A pass over
+            /// the workspace's stream in pages, run once per erasure after its push has
+            /// committed. Returns how many events went.
+            pub(crate) async fn purge_suppressed_events_impl(
+                &self,
+                workspace_id: uuid::Uuid,
+                hashes: &[String],
+            ) -> $crate::storage::StorageResult<u64> {
+                use $crate::storage::events::*;
+                const PAGE: i64 = 5000;
+                if hashes.is_empty() {
+                    return Ok(0);
+                }
+                let ws = workspace_id.hyphenated().to_string();
+                let hashes: std::collections::HashSet<&str> =
+                    hashes.iter().map(String::as_str).collect();
+                let to_json = |ids: &[String]| {
+                    serde_json::to_string(ids)
+                        .map_err(|e| $crate::storage::StorageError::Corrupt(e.to_string()))
+                };
+                let mut purged = 0;
+                let mut cursor = i64::MIN;
+                loop {
+                    let rows: Vec<EventRow> = sqlx::query_as(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND seq > $2 \
+                         ORDER BY seq LIMIT $3"
+                    ))
+                    .bind(&ws)
+                    .bind(cursor)
+                    .bind(PAGE)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let Some(last) = rows.last().map(|r| r.0) else {
+                        break;
+                    };
+                    cursor = last;
+                    let mut doomed = Vec::new();
+                    for row in rows {
+                        let event = event_from_row(row)?.event;
+                        if event.identity_hashes().iter().any(|h| hashes.contains(h.as_str())) {
+                            doomed.push(event.message_id);
+                        }
+                    }
+                    if !doomed.is_empty() {
+                        let _turn = self.events_write_turn().await;
+                        purged += sqlx::query(&format!(
+                            "DELETE FROM events WHERE workspace_id = $1 AND message_id {}",
+                            $in_texts("$2")
+                        ))
+                        .bind(&ws)
+                        .bind(to_json(&doomed)?)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    }
+                }
+                // Dead letters: by the hashes read from the full event when it came.
+                let letters: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT id, identity_hashes FROM dead_letters WHERE workspace_id = $1",
+                )
+                .bind(&ws)
+                .fetch_all(&self.pool)
+                .await?;
+                let doomed: Vec<String> = letters
+                    .into_iter()
+                    .filter(|(_, held)| {
+                        serde_json::from_str::<Vec<String>>(held)
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|h| hashes.contains(h.as_str()))
+                    })
+                    .map(|(id, _)| id)
+                    .collect();
+                if !doomed.is_empty() {
+                    sqlx::query(&format!(
+                        "DELETE FROM dead_letters WHERE workspace_id = $1 AND id {}",
+                        $in_texts("$2")
+                    ))
+                    .bind(&ws)
+                    .bind(to_json(&doomed)?)
+                    .execute(&self.pool)
+                    .await?;
+                }
+                Ok(purged)
+            }
+
             pub(crate) async fn workspace_by_write_key_impl(
                 &self,
                 write_key: &str,
@@ -412,6 +556,25 @@ pub(crate) use events_storage;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_are_found_in_dead_letters_that_are_cut_or_not_json() {
+        use hub_protocol::event::identity_hash;
+        let cut = r#"{"type": "track", "userId" : "u-\"1\"", "traits": {"email":"Ada@Example.com"}, "properties": {"pad": "yyyy"#;
+        assert_eq!(
+            raw_identity_hashes(cut),
+            [
+                identity_hash("user_id", "u-\"1\""),
+                identity_hash("email", "ada@example.com")
+            ]
+        );
+        assert_eq!(
+            raw_identity_hashes(r#"{"anonymousId": 42, "userId": null}"#),
+            [identity_hash("anonymous_id", "42")]
+        );
+        assert!(raw_identity_hashes("not json at all").is_empty());
+        assert!(raw_identity_hashes(r#"{"userId": "unterminated"#).is_empty());
+    }
 
     #[test]
     fn dead_letter_raw_text_is_cut_at_a_character_boundary() {

@@ -655,6 +655,18 @@ macro_rules! sync_storage {
                         .await?;
                 }
                 tx.commit().await?;
+                // The events collected about an erased person go too (after the commit:
+                // a pass over the workspace's stream). A failure here does not undo the
+                // erasure, which stands; it is logged, and collection already drops her
+                // new events.
+                for e in &erasing {
+                    if let Err(err) = self
+                        .purge_suppressed_events_impl(workspace_id, &e.suppress)
+                        .await
+                    {
+                        tracing::error!(%workspace_id, error = %err, "purging an erased person's events failed");
+                    }
+                }
                 Ok(results)
             }
 
