@@ -92,12 +92,21 @@ pub fn region_for(country: Option<&str>, default: Region) -> Region {
         .unwrap_or(default)
 }
 
-/// Phone in E.164 (`+14155552671`), re-read in `region` when stored without
-/// a country code (numbers that synced in from an older device or an import).
+/// Phone in E.164 (`+14155552671`). Numbers are stored in E.164, checked when
+/// they were entered on whichever device, and are taken as they are; anything
+/// else (text from an older import) is read again, in `region` when it has no
+/// country code.
 pub fn e164(number: &str, region: Region) -> Option<String> {
-    Phone::parse(number, region)
-        .ok()
-        .map(|p| p.e164().to_owned())
+    let t = number.trim();
+    if let Some(digits) = t.strip_prefix('+') {
+        if (7..=15).contains(&digits.len())
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Some(t.to_owned());
+        }
+    }
+    Phone::parse(t, region).ok().map(|p| p.e164().to_owned())
 }
 
 /// A two-letter ISO 3166-1 code, lower-case, from a code or a common name.
