@@ -15,7 +15,7 @@
 //! - the report over all time and over the last 30 days (median of 5);
 //! - a contact's touches and a deal's attribution (median of 200).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Days, Utc};
 use hub_core::campaigns::{self, ReportQuery};
@@ -24,28 +24,15 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod util;
+use util::{block_on, env, median};
 
 fn main() {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run(
-            env("HUB_BENCH_CONTACTS", 100_000),
-            env("HUB_BENCH_EVENTS", 1_000_000),
-            env("HUB_BENCH_DEALS", 20_000),
-        ));
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+    block_on(run(
+        env("HUB_BENCH_CONTACTS", 100_000),
+        env("HUB_BENCH_EVENTS", 1_000_000),
+        env("HUB_BENCH_DEALS", 20_000),
+    ));
 }
 
 async fn run(n: usize, m: usize, d: usize) {

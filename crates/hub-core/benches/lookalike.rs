@@ -26,22 +26,14 @@ use hub_core::{tags, Store};
 use serde_json::json;
 use uuid::Uuid;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod util;
+use util::{block_on, env};
 
 fn main() {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run(
-            env("HUB_BENCH_CONTACTS", 100_000),
-            env("HUB_BENCH_EVENTS", 1_000_000),
-        ));
+    block_on(run(
+        env("HUB_BENCH_CONTACTS", 100_000),
+        env("HUB_BENCH_EVENTS", 1_000_000),
+    ));
 }
 
 async fn run(n: usize, m: usize) {

@@ -15,7 +15,7 @@
 //! Contacts and events are generated in SQL (a recursive CTE), not through
 //! the write path: the figures are about evaluating segments.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use hub_core::segments::{self, SegmentInput};
@@ -23,6 +23,9 @@ use hub_core::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+
+mod util;
+use util::{block_on, env, median, p99};
 
 const DAY_MS: i64 = 86_400_000;
 const NAMES: [&str; 5] = [
@@ -33,32 +36,11 @@ const NAMES: [&str; 5] = [
     "Checkout Started",
 ];
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run(
-            env("HUB_BENCH_CONTACTS", 100_000),
-            env("HUB_BENCH_EVENTS", 1_000_000),
-        ));
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn p99(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[(v.len() * 99 / 100).min(v.len() - 1)]
+    block_on(run(
+        env("HUB_BENCH_CONTACTS", 100_000),
+        env("HUB_BENCH_EVENTS", 1_000_000),
+    ));
 }
 
 async fn run(n: usize, m: usize) {

@@ -24,19 +24,11 @@ use hub_protocol::event::Event;
 use hub_protocol::segment;
 use serde_json::json;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod util;
+use util::{block_on, env};
 
 fn main() {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run());
+    block_on(run());
 }
 
 fn event(anon: &str, i: usize, at: DateTime<Utc>) -> Event {

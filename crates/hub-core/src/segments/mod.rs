@@ -1346,15 +1346,12 @@ pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport>
         .filter(|r| r.deleted_at.is_none())
         .map(|r| r.rk)
         .collect();
-    let dead: Vec<i64> = sqlx::query_scalar::<_, i64>(
-        // Members are only written with their segment's state (one write).
-        "SELECT segment_rk FROM segment_state",
-    )
-    .fetch_all(tx.conn())
-    .await?
-    .into_iter()
-    .filter(|rk| !live_rks.contains(rk))
-    .collect();
+    // Members are only written with their segment's state (one write).
+    let dead: Vec<i64> = state
+        .keys()
+        .copied()
+        .filter(|rk| !live_rks.contains(rk))
+        .collect();
     for rk in dead {
         sqlx::query("DELETE FROM segment_members WHERE segment_rk = ?")
             .bind(rk)
