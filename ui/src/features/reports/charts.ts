@@ -14,6 +14,9 @@ export type ChartSpec = {
   /** One line under the title: what is counted. */
   note: string;
   kind: ChartKind;
+  /** The value axis: amounts (compact ticks) or counts (whole ticks), and its title. */
+  money: boolean;
+  axis: string;
   labels: string[];
   series: Series[];
   /** Whether the chart has anything to show (some non-zero value). */
@@ -61,6 +64,8 @@ export function buildCharts(d: Dashboard): ChartSpec[] {
     title: "Pipeline funnel",
     note: `${d.funnel.pipeline_name}: deals in each stage now`,
     kind: "hbar",
+    money: false,
+    axis: "Deals",
     labels: stages.map((s) => s.name),
     series: funnelSeries,
     hasData: anyData(funnelSeries),
@@ -85,6 +90,8 @@ export function buildCharts(d: Dashboard): ChartSpec[] {
     title: "Won revenue by month",
     note: "Deals won, by the month they closed",
     kind: "bar",
+    money: true,
+    axis: wonSeries.length === 1 ? wonSeries[0].label.replace(/^Won /, "").replace(/[()]/g, "") : "Revenue",
     labels: months.map((m) => m.month),
     series: wonSeries,
     hasData: anyData(wonSeries),
@@ -118,8 +125,10 @@ export function buildCharts(d: Dashboard): ChartSpec[] {
   const forecast: ChartSpec = {
     id: "forecast",
     title: "Forecast",
-    note: "Open deals by expected close, weighted by stage probability; won deals at 100 %",
+    note: "Total and weighted by stage probability, by expected close (won: 100 %)",
     kind: "bar",
+    money: true,
+    axis: fBase && fRows.every((r) => r.converted) ? fBase : fCur.length === 1 ? fCur[0] : "Amount",
     labels: fRows.map((r) => r.label),
     series: fSeries,
     hasData: anyData(fSeries),
@@ -155,8 +164,10 @@ export function buildCharts(d: Dashboard): ChartSpec[] {
   const campaigns: ChartSpec = {
     id: "campaigns",
     title: "Campaign performance",
-    note: `Last ${d.days} days: visitors, identified contacts, deals started and won per campaign`,
+    note: `Last ${d.days} days: visitors, contacts, deals started and won`,
     kind: "hbar",
+    money: false,
+    axis: "People / deals",
     labels: cRows.map((r) => r.label),
     series: cSeries,
     hasData: anyData(cSeries),
@@ -195,6 +206,8 @@ export function buildCharts(d: Dashboard): ChartSpec[] {
     title: "Segment sizes",
     note: `Members at the end of each day, last ${d.days} days`,
     kind: "line",
+    money: false,
+    axis: "Members",
     labels: days,
     series: sSeries,
     hasData: anyData(sSeries),
@@ -210,8 +223,10 @@ export function buildCharts(d: Dashboard): ChartSpec[] {
   const events: ChartSpec = {
     id: "events",
     title: "Events per day",
-    note: `Tracked events, page views and identifies, last ${d.days} days (UTC)`,
+    note: `Tracks, page views and identifies per UTC day, last ${d.days} days`,
     kind: "bar",
+    money: false,
+    axis: "Events",
     labels: ev.map((x) => x.day),
     series: eSeries,
     hasData: anyData(eSeries),
