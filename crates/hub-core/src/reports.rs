@@ -102,7 +102,7 @@ pub struct Dashboard {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct DashboardQuery {
-    /// The funnel's pipeline (the first one when None).
+    /// The pipeline of the funnel and the forecast (the first one when None).
     #[serde(default)]
     pub pipeline_id: Option<Uuid>,
     /// Days back for events, segment sizes and campaigns (30 when None).
@@ -164,7 +164,7 @@ pub async fn funnel(store: &Store, pipeline: Option<Uuid>) -> Result<Funnel> {
         }
         None => sqlx::query_as(
             "SELECT id, name FROM pipelines WHERE deleted_at IS NULL
-              ORDER BY position, name LIMIT 1",
+              ORDER BY position, rk LIMIT 1",
         )
         .fetch_optional(store.pool())
         .await?
@@ -402,7 +402,8 @@ pub async fn segment_sizes(
         .collect())
 }
 
-/// Everything the Reports screen draws, as of `now`.
+/// Everything the Reports screen draws, as of `now`; the forecast is of the
+/// funnel's pipeline.
 pub async fn dashboard(
     store: &Store,
     query: &DashboardQuery,
@@ -413,16 +414,19 @@ pub async fn dashboard(
     check_days(days)?;
     let months = query.months.unwrap_or(12);
     let from = today.checked_sub_days(Days::new(u64::from(days - 1)));
+    let funnel = funnel(store, query.pipeline_id).await?;
+    // The forecast of the funnel's pipeline, so both charts speak of one.
+    let pipeline_id = Some(funnel.pipeline_id);
     Ok(Dashboard {
         today,
         days,
-        funnel: funnel(store, query.pipeline_id).await?,
+        funnel,
         won_by_month: won_by_month(store, today, months).await?,
         forecast: forecast::forecast(
             store,
             &ForecastQuery {
                 by: ForecastBy::Month,
-                pipeline_id: query.pipeline_id,
+                pipeline_id,
                 owner: None,
             },
         )
