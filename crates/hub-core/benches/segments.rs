@@ -103,11 +103,16 @@ async fn run(n: usize, m: usize) {
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
     println!("{m} events generated in {:.2?}", t.elapsed());
 
-    let rule = json!({"all": [
-        {"event": "Order Completed", "at_least": 2, "in_last_days": 30,
-         "where": [{"property": "total", "op": "gt", "value": 100}]},
-        {"not": {"last_seen_more_than_days": 7}}
-    ]});
+    // HUB_BENCH_RULE: another rule (JSON), e.g. {"lifecycle_stage": "lead"} for a
+    // segment of three quarters of the base.
+    let rule = match std::env::var("HUB_BENCH_RULE") {
+        Ok(text) => serde_json::from_str(&text).expect("HUB_BENCH_RULE is JSON"),
+        Err(_) => json!({"all": [
+            {"event": "Order Completed", "at_least": 2, "in_last_days": 30,
+             "where": [{"property": "total", "op": "gt", "value": 100}]},
+            {"not": {"last_seen_more_than_days": 7}}
+        ]}),
+    };
     let t = Instant::now();
     let seg = segments::create(
         &store,
