@@ -5,7 +5,7 @@
  */
 export type DashboardQuery = { 
 /**
- * The funnel's pipeline (the first one when None).
+ * The pipeline of the funnel and the forecast (the first one when None).
  */
 pipeline_id: string | null, 
 /**
