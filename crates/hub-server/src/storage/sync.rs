@@ -655,17 +655,17 @@ macro_rules! sync_storage {
                         .await?;
                 }
                 tx.commit().await?;
-                // The events collected about an erased person go too (after the commit:
-                // a pass over the workspace's stream). A failure here does not undo the
-                // erasure, which stands; it is logged, and collection already drops her
-                // new events.
-                for e in &erasing {
-                    if let Err(err) = self
-                        .purge_suppressed_events_impl(workspace_id, &e.suppress)
-                        .await
-                    {
-                        tracing::error!(%workspace_id, error = %err, "purging an erased person's events failed");
-                    }
+                // The events collected about the erased people go too (after the commit:
+                // one pass over the workspace's stream for all of the batch's erasures).
+                // A failure here does not undo an erasure, which stands; it is logged, and
+                // collection already drops their new events.
+                let suppress: Vec<String> =
+                    erasing.iter().flat_map(|e| e.suppress.iter().cloned()).collect();
+                if let Err(err) = self
+                    .purge_suppressed_events_impl(workspace_id, &suppress)
+                    .await
+                {
+                    tracing::error!(%workspace_id, error = %err, "purging erased people's events failed");
                 }
                 Ok(results)
             }
