@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::normalise::{self, google, meta};
@@ -61,9 +62,9 @@ struct Address {
 /// One output row and the keys kept for a removal file.
 struct Row {
     contact_id: String,
-    cells: Vec<String>,
-    email_key: Option<String>,
-    phone_key: Option<String>,
+    cells: Vec<Cell>,
+    email_key: Option<Cell>,
+    phone_key: Option<Cell>,
 }
 
 pub(super) const META_COLUMNS: [&str; 12] = [
@@ -120,15 +121,12 @@ pub async fn export(
     let me = users::current(store).await?;
     let region = store.default_region();
 
-    let people = {
-        let mut conn = store.pool().acquire().await?;
-        read_members(&mut conn, &segment.id.to_string(), input.destination).await?
-    };
+    let people = read_members(store.pool(), &segment.id.to_string(), input.destination).await?;
     let members = people.len() as u32;
     let this_year = now.year();
     let mut left_out = LeftOut::default();
     let mut rows = Vec::with_capacity(people.len());
-    let mut memo = Memo::default();
+    let mut memo = Memo::new();
     for mut p in people {
         if p.consent.as_deref() != Some("granted") {
             left_out.no_consent += 1;
@@ -169,12 +167,11 @@ pub async fn export(
         ));
     }
 
-    let contents = match input.destination {
-        Destination::Meta => meta_files(&rows, META_COLUMNS.len()),
-        Destination::Google => vec![csv_text(&GOOGLE_HEADER, rows.iter().map(|r| &r.cells))],
-        Destination::Csv => vec![csv_text(&CSV_HEADER, rows.iter().map(|r| &r.cells))],
+    let file_count = match input.destination {
+        Destination::Meta => rows.len().div_ceil(META_MAX_ROWS),
+        Destination::Google | Destination::Csv => 1,
     };
-    let paths = file_paths(&input.out, contents.len());
+    let paths = file_paths(&input.out, file_count);
     let id = Uuid::now_v7();
     let purpose = if input.seed {
         Purpose::LookalikeSeed
@@ -214,8 +211,17 @@ pub async fn export(
         ],
     )
     .await?;
+    // The files are written on another thread while SQLite stores the members.
+    let rows = Arc::new(rows);
+    let writing = tokio::task::spawn_blocking({
+        let (rows, paths, destination) = (rows.clone(), paths.clone(), input.destination);
+        move || write_files(destination, &paths, &rows)
+    });
     insert_members(tx.conn(), &id.to_string(), &rows).await?;
-    let written = write_all(&paths, &contents)?;
+    let files = writing
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+    let written = commit_all(files)?;
     if let Err(e) = tx.commit().await {
         for p in &written {
             let _ = std::fs::remove_file(p);
@@ -240,7 +246,7 @@ pub async fn export(
 /// One query's rows as a single JSON array text (`json_group_array`), parsed here:
 /// for 100,000 rows far cheaper than fetching them one by one.
 async fn json_rows<T: serde::de::DeserializeOwned>(
-    conn: &mut SqliteConnection,
+    pool: &SqlitePool,
     sql: &str,
     bind: Option<&str>,
 ) -> Result<Vec<T>> {
@@ -248,155 +254,165 @@ async fn json_rows<T: serde::de::DeserializeOwned>(
     if let Some(b) = bind {
         q = q.bind(b.to_owned());
     }
-    let text = q.fetch_one(&mut *conn).await?;
+    let text = q.fetch_one(pool).await?;
     serde_json::from_str(&text).map_err(|e| Error::Io(std::io::Error::other(e)))
 }
 
-/// Keep the row with the lowest (position, rk) per contact.
-fn first_by_position<V>(
-    slot: &mut HashMap<usize, (i64, i64, V)>,
-    person: usize,
-    position: Option<i64>,
-    rk: i64,
-    value: V,
-) {
-    let key = (position.unwrap_or(i64::MAX), rk);
-    match slot.get(&person) {
-        Some((p, r, _)) if (*p, *r) <= key => {}
-        _ => {
-            slot.insert(person, (key.0, key.1, value));
+/// Per member, the row with the lowest (position, rk) seen so far.
+struct FirstByPosition<V>(Vec<Option<(i64, i64, V)>>);
+
+impl<V> FirstByPosition<V> {
+    fn new(members: usize) -> Self {
+        Self(std::iter::repeat_with(|| None).take(members).collect())
+    }
+
+    fn offer(&mut self, member: usize, position: Option<i64>, rk: i64, value: V) {
+        let key = (position.unwrap_or(i64::MAX), rk);
+        let slot = &mut self.0[member];
+        if !matches!(slot, Some((p, r, _)) if (*p, *r) <= key) {
+            *slot = Some((key.0, key.1, value));
         }
+    }
+
+    fn into_values(self) -> impl Iterator<Item = Option<V>> {
+        self.0.into_iter().map(|s| s.map(|(_, _, v)| v))
     }
 }
 
 /// Read every live member of the segment with what the destination needs. The
 /// members come from one query; their consent, emails, phones and addresses from
 /// one scan of each table, matched to the members here (a scan and a hash look-up
-/// cost far less than an index seek per member and table).
+/// cost far less than an index seek per member and table). The scans run at once,
+/// each on its own connection, so SQLite reads one while the last is parsed.
 async fn read_members(
-    conn: &mut SqliteConnection,
+    pool: &SqlitePool,
     segment_id: &str,
     destination: Destination,
 ) -> Result<Vec<Person>> {
     type MemberRow = (String, Option<String>, Option<String>, Option<String>);
-    let members: Vec<MemberRow> = json_rows(
-        conn,
-        "SELECT json_group_array(json_array(c.id, c.first_name, c.last_name, c.birthday))
-           FROM segments s JOIN segment_members m ON m.segment_rk = s.rk
-           JOIN contacts c ON c.rk = m.contact_rk
-          WHERE s.id = ?1 AND c.deleted_at IS NULL",
-        Some(segment_id),
-    )
-    .await?;
-    let mut people: Vec<Person> = Vec::with_capacity(members.len());
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(members.len());
+    /// contact, purpose, status, decided_at, id
+    type Decision = (String, String, Option<String>, Option<String>, String);
+    /// contact, value, position, rk
+    type Detail = (String, String, Option<i64>, i64);
+    /// contact, position, rk, city, region, postal code, country
+    type AddressRow = (
+        String,
+        Option<i64>,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let (members, decisions, email_rows, phone_rows, address_rows) = tokio::try_join!(
+        json_rows::<MemberRow>(
+            pool,
+            "SELECT json_group_array(json_array(c.id, c.first_name, c.last_name, c.birthday))
+               FROM segments s JOIN segment_members m ON m.segment_rk = s.rk
+               JOIN contacts c ON c.rk = m.contact_rk
+              WHERE s.id = ?1 AND c.deleted_at IS NULL",
+            Some(segment_id),
+        ),
+        json_rows::<Decision>(
+            pool,
+            "SELECT json_group_array(json_array(contact_id, purpose, status, decided_at, id))
+               FROM consent_records
+              WHERE deleted_at IS NULL AND contact_id IS NOT NULL AND purpose IN (?1, 'sale')",
+            Some(destination.consent_purpose()),
+        ),
+        json_rows::<Detail>(
+            pool,
+            "SELECT json_group_array(json_array(contact_id, address, position, rk)) FROM contact_emails
+              WHERE deleted_at IS NULL AND address IS NOT NULL AND contact_id IS NOT NULL",
+            None,
+        ),
+        json_rows::<Detail>(
+            pool,
+            "SELECT json_group_array(json_array(contact_id, number, position, rk)) FROM contact_phones
+              WHERE deleted_at IS NULL AND number IS NOT NULL AND contact_id IS NOT NULL",
+            None,
+        ),
+        async {
+            if destination == Destination::Csv {
+                return Ok(Vec::new());
+            }
+            json_rows::<AddressRow>(
+                pool,
+                "SELECT json_group_array(json_array(contact_id, position, rk, city, region, postal_code, country))
+                   FROM contact_addresses WHERE deleted_at IS NULL AND contact_id IS NOT NULL",
+                None,
+            )
+            .await
+        },
+    )?;
+    let n = members.len();
+    let mut ids: Vec<String> = Vec::with_capacity(n);
+    let mut people: Vec<Person> = Vec::with_capacity(n);
     for (id, first_name, last_name, birthday) in members {
-        index.insert(id.clone(), people.len());
+        ids.push(id);
         people.push(Person {
-            id,
             first_name,
             last_name,
             birthday,
             ..Person::default()
         });
     }
+    let index: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
     // The status in force per purpose: the view `consent_current`'s rule (the latest
-    // live decision by decided_at, then id), applied to one scan of the decisions.
-    /// contact, purpose, status, decided_at, id
-    type Decision = (String, String, Option<String>, Option<String>, String);
-    /// decided_at, id, status
-    type Latest = (Option<String>, String, Option<String>);
-    let decisions: Vec<Decision> = json_rows(
-        conn,
-        "SELECT json_group_array(json_array(contact_id, purpose, status, decided_at, id))
-           FROM consent_records
-          WHERE deleted_at IS NULL AND contact_id IS NOT NULL AND purpose IN (?1, 'sale')",
-        Some(destination.consent_purpose()),
-    )
-    .await?;
-    let mut latest: HashMap<(usize, bool), Latest> = HashMap::new();
+    // live decision by decided_at, then id), applied to the scan of the decisions:
+    // decided_at, id, status — per member, for the destination's purpose and for sale.
+    type Latest = Option<(Option<String>, String, Option<String>)>;
+    let mut latest: Vec<[Latest; 2]> = std::iter::repeat_with(Default::default).take(n).collect();
     for (contact, purpose, status, decided_at, id) in decisions {
-        let Some(&i) = index.get(&contact) else {
+        let Some(&i) = index.get(contact.as_str()) else {
             continue;
         };
-        let key = (i, purpose == "sale");
-        match latest.get(&key) {
-            Some((at, rid, _)) if (at, rid) >= (&decided_at, &id) => {}
-            _ => {
-                latest.insert(key, (decided_at, id, status));
-            }
+        let slot = &mut latest[i][usize::from(purpose == "sale")];
+        if !matches!(slot, Some((at, rid, _)) if (&*at, &*rid) >= (&decided_at, &id)) {
+            *slot = Some((decided_at, id, status));
         }
     }
-    for ((i, sale), (_, _, status)) in latest {
-        if sale {
-            people[i].sale = status;
-        } else {
-            people[i].consent = status;
+    for (p, [consent, sale]) in people.iter_mut().zip(latest) {
+        p.consent = consent.and_then(|(_, _, s)| s);
+        p.sale = sale.and_then(|(_, _, s)| s);
+    }
+    let mut emails = FirstByPosition::new(n);
+    for (contact, address, position, rk) in email_rows {
+        if let Some(&i) = index.get(contact.as_str()) {
+            emails.offer(i, position, rk, address);
         }
     }
-    let mut emails = HashMap::new();
-    let rows: Vec<(String, String, Option<i64>, i64)> = json_rows(
-        conn,
-        "SELECT json_group_array(json_array(contact_id, address, position, rk)) FROM contact_emails
-          WHERE deleted_at IS NULL AND address IS NOT NULL AND contact_id IS NOT NULL",
-        None,
-    )
-    .await?;
-    for (contact, address, position, rk) in rows {
-        if let Some(&i) = index.get(&contact) {
-            first_by_position(&mut emails, i, position, rk, address);
+    for (p, e) in people.iter_mut().zip(emails.into_values()) {
+        p.email = e;
+    }
+    let mut phones = FirstByPosition::new(n);
+    for (contact, number, position, rk) in phone_rows {
+        if let Some(&i) = index.get(contact.as_str()) {
+            phones.offer(i, position, rk, number);
         }
     }
-    for (i, (_, _, e)) in emails {
-        people[i].email = Some(e);
-    }
-    let mut phones = HashMap::new();
-    let rows: Vec<(String, String, Option<i64>, i64)> = json_rows(
-        conn,
-        "SELECT json_group_array(json_array(contact_id, number, position, rk)) FROM contact_phones
-          WHERE deleted_at IS NULL AND number IS NOT NULL AND contact_id IS NOT NULL",
-        None,
-    )
-    .await?;
-    for (contact, number, position, rk) in rows {
-        if let Some(&i) = index.get(&contact) {
-            first_by_position(&mut phones, i, position, rk, number);
-        }
-    }
-    for (i, (_, _, n)) in phones {
-        people[i].phone = Some(n);
+    for (p, number) in people.iter_mut().zip(phones.into_values()) {
+        p.phone = number;
     }
     if destination != Destination::Csv {
-        type AddressRow = (
-            String,
-            Option<i64>,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let mut addresses = HashMap::new();
-        let rows: Vec<AddressRow> = json_rows(
-            conn,
-            "SELECT json_group_array(json_array(contact_id, position, rk, city, region, postal_code, country))
-               FROM contact_addresses WHERE deleted_at IS NULL AND contact_id IS NOT NULL",
-            None,
-        )
-        .await?;
-        for (contact, position, rk, city, region, postal_code, country) in rows {
-            if let Some(&i) = index.get(&contact) {
+        let mut addresses = FirstByPosition::new(n);
+        for (contact, position, rk, city, region, postal_code, country) in address_rows {
+            if let Some(&i) = index.get(contact.as_str()) {
                 let a = Address {
                     city,
                     region,
                     postal_code,
                     country,
                 };
-                first_by_position(&mut addresses, i, position, rk, a);
+                addresses.offer(i, position, rk, a);
             }
         }
-        for (i, (_, _, a)) in addresses {
-            people[i].address = Some(a);
+        for (p, a) in people.iter_mut().zip(addresses.into_values()) {
+            p.address = a;
         }
     }
     if destination == Destination::Meta {
@@ -407,10 +423,10 @@ async fn read_members(
               WHERE f.entity = 'contact' AND f.key = 'gender' AND f.deleted_at IS NULL
                 AND v.deleted_at IS NULL AND v.value IS NOT NULL",
         )
-        .fetch_all(&mut *conn)
+        .fetch_all(pool)
         .await?;
         for (contact, value) in genders {
-            if let Some(&i) = index.get(&contact) {
+            if let Some(&i) = index.get(contact.as_str()) {
                 people[i].gender = Some(value);
             }
         }
@@ -426,40 +442,98 @@ async fn read_members(
               ORDER BY t.name COLLATE NOCASE",
         )
         .bind(segment_id)
-        .fetch_all(&mut *conn)
+        .fetch_all(pool)
         .await?;
         for (contact, name) in tags {
-            if let Some(&i) = index.get(&contact) {
+            if let Some(&i) = index.get(contact.as_str()) {
                 people[i].tags.push(name);
             }
         }
     }
+    drop(index);
+    for (p, id) in people.iter_mut().zip(ids) {
+        p.id = id;
+    }
     Ok(people)
 }
 
-fn opt(v: Option<String>) -> String {
-    v.unwrap_or_default()
+/// A cell of an output row. A value many people share (a first name, a city, a
+/// birth year) is one allocation for every row that has it.
+type Cell = Arc<str>;
+
+fn hashed(v: Option<String>) -> Option<Cell> {
+    v.map(|v| Cell::from(normalise::hash(&v)))
 }
 
-fn hashed(v: &Option<String>) -> String {
-    v.as_deref().map(normalise::hash).unwrap_or_default()
+/// Columns whose cells are looked up in the [`Memo`].
+#[derive(Clone, Copy)]
+enum Column {
+    FirstName,
+    LastName,
+    City,
+    State,
+    Zip,
+    Country,
+    Gender,
+    BirthYear,
+    BirthMonth,
+    BirthDay,
 }
 
-/// Hashes of values many people share (names, cities, states, zips, countries,
-/// gender, birth years, months and days), computed once per export.
-#[derive(Default)]
-struct Memo(HashMap<String, String>);
+/// Cells of values many people share, each made (normalised, hashed) once per
+/// export: per column, keyed by the value as stored and the country (which the
+/// state and zip rules depend on).
+struct Memo {
+    columns: [HashMap<String, Cell>; 10],
+    key: String,
+    empty: Cell,
+}
 
 impl Memo {
-    fn hashed(&mut self, v: Option<String>) -> String {
-        match v {
-            None => String::new(),
-            Some(v) => self
-                .0
-                .entry(v)
-                .or_insert_with_key(|v| normalise::hash(v))
-                .clone(),
+    fn new() -> Self {
+        Memo {
+            columns: Default::default(),
+            key: String::new(),
+            empty: Cell::from(""),
         }
+    }
+
+    /// The cell for `raw` in `column`; `make` turns a stored value into the cell's
+    /// text (`None`: an empty cell) and runs once per distinct value.
+    fn cell(
+        &mut self,
+        column: Column,
+        country: Option<&str>,
+        raw: Option<&str>,
+        make: impl FnOnce(&str) -> Option<String>,
+    ) -> Cell {
+        let Some(raw) = raw else {
+            return self.empty.clone();
+        };
+        self.key.clear();
+        self.key.push_str(country.unwrap_or_default());
+        self.key.push('\0');
+        self.key.push_str(raw);
+        let map = &mut self.columns[column as usize];
+        if let Some(cell) = map.get(self.key.as_str()) {
+            return cell.clone();
+        }
+        let cell = make(raw).map_or_else(|| self.empty.clone(), Cell::from);
+        map.insert(self.key.clone(), cell.clone());
+        cell
+    }
+
+    /// The hashed cell of the value `normalise` makes of `raw`.
+    fn hashed(
+        &mut self,
+        column: Column,
+        country: Option<&str>,
+        raw: Option<&str>,
+        normalise: impl FnOnce(&str) -> Option<String>,
+    ) -> Cell {
+        self.cell(column, country, raw, |r| {
+            normalise(r).map(|v| normalise::hash(&v))
+        })
     }
 }
 
@@ -482,87 +556,82 @@ fn meta_row(
     this_year: i32,
     memo: &mut Memo,
 ) -> Option<Row> {
-    let email = p.email.as_deref().and_then(meta::email);
+    let email = hashed(p.email.as_deref().and_then(meta::email));
     let (address, country) = address_of(p);
-    let phone = phone_of(p, country.as_deref(), default_region).and_then(|e| meta::phone(&e));
+    let country = country.as_deref();
+    let phone = hashed(phone_of(p, country, default_region).and_then(|e| meta::phone(&e)));
     if email.is_none() && phone.is_none() {
         return None;
     }
-    let [doby, dobm, dobd] = p
-        .birthday
-        .as_deref()
-        .map(|b| meta::birthday(b, this_year))
-        .unwrap_or_default();
-    let (email, phone) = (hashed(&email), hashed(&phone));
+    let birthday = p.birthday.as_deref();
+    let birth_part = |i: usize| move |b: &str| meta::birthday(b, this_year)[i].take();
     let cells = vec![
-        email.clone(),
-        phone.clone(),
-        memo.hashed(p.first_name.as_deref().and_then(meta::name)),
-        memo.hashed(p.last_name.as_deref().and_then(meta::name)),
-        memo.hashed(address.city.as_deref().and_then(meta::city)),
-        memo.hashed(
-            address
-                .region
-                .as_deref()
-                .and_then(|s| meta::state(s, country.as_deref())),
-        ),
-        memo.hashed(
-            address
-                .postal_code
-                .as_deref()
-                .and_then(|z| meta::zip(z, country.as_deref())),
-        ),
-        memo.hashed(country),
-        memo.hashed(p.gender.as_deref().and_then(meta::gender)),
-        memo.hashed(doby),
-        memo.hashed(dobm),
-        memo.hashed(dobd),
+        email.clone().unwrap_or_else(|| memo.empty.clone()),
+        phone.clone().unwrap_or_else(|| memo.empty.clone()),
+        memo.hashed(Column::FirstName, None, p.first_name.as_deref(), meta::name),
+        memo.hashed(Column::LastName, None, p.last_name.as_deref(), meta::name),
+        memo.hashed(Column::City, None, address.city.as_deref(), meta::city),
+        memo.hashed(Column::State, country, address.region.as_deref(), |s| {
+            meta::state(s, country)
+        }),
+        memo.hashed(Column::Zip, country, address.postal_code.as_deref(), |z| {
+            meta::zip(z, country)
+        }),
+        memo.hashed(Column::Country, None, country, |c| Some(c.to_owned())),
+        memo.hashed(Column::Gender, None, p.gender.as_deref(), meta::gender),
+        memo.hashed(Column::BirthYear, None, birthday, birth_part(0)),
+        memo.hashed(Column::BirthMonth, None, birthday, birth_part(1)),
+        memo.hashed(Column::BirthDay, None, birthday, birth_part(2)),
     ];
     Some(Row {
         contact_id: std::mem::take(&mut p.id),
-        email_key: Some(email).filter(|c| !c.is_empty()),
-        phone_key: Some(phone).filter(|c| !c.is_empty()),
+        email_key: email,
+        phone_key: phone,
         cells,
     })
 }
 
 fn google_row(p: &mut Person, default_region: Region, memo: &mut Memo) -> Option<Row> {
-    let email = p.email.as_deref().and_then(google::email);
+    let email = hashed(p.email.as_deref().and_then(google::email));
     let (address, country) = address_of(p);
-    let phone = phone_of(p, country.as_deref(), default_region).and_then(|e| google::phone(&e));
+    let phone =
+        hashed(phone_of(p, country.as_deref(), default_region).and_then(|e| google::phone(&e)));
     if email.is_none() && phone.is_none() {
         return None;
     }
-    let first = p.first_name.as_deref().and_then(google::name);
-    let last = p.last_name.as_deref().and_then(google::name);
-    let country = address.country.as_deref().and_then(google::country);
-    let zip = address.postal_code.as_deref().and_then(google::zip);
+    let mut address_cells = [
+        memo.hashed(
+            Column::FirstName,
+            None,
+            p.first_name.as_deref(),
+            google::name,
+        ),
+        memo.hashed(Column::LastName, None, p.last_name.as_deref(), google::name),
+        memo.cell(
+            Column::Country,
+            None,
+            address.country.as_deref(),
+            google::country,
+        ),
+        memo.cell(
+            Column::Zip,
+            None,
+            address.postal_code.as_deref(),
+            google::zip,
+        ),
+    ];
     // Google matches a mailing address only on all four parts; part of one is not sent.
-    let full_address = first.is_some() && last.is_some() && country.is_some() && zip.is_some();
-    let (email, phone) = (hashed(&email), hashed(&phone));
-    let cells = if full_address {
-        vec![
-            email.clone(),
-            phone.clone(),
-            memo.hashed(first),
-            memo.hashed(last),
-            opt(country),
-            opt(zip),
-        ]
-    } else {
-        vec![
-            email.clone(),
-            phone.clone(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]
-    };
+    if address_cells.iter().any(|c| c.is_empty()) {
+        address_cells = std::array::from_fn(|_| memo.empty.clone());
+    }
+    let mut cells = Vec::with_capacity(GOOGLE_HEADER.len());
+    cells.push(email.clone().unwrap_or_else(|| memo.empty.clone()));
+    cells.push(phone.clone().unwrap_or_else(|| memo.empty.clone()));
+    cells.extend(address_cells);
     Some(Row {
         contact_id: std::mem::take(&mut p.id),
-        email_key: Some(email).filter(|c| !c.is_empty()),
-        phone_key: Some(phone).filter(|c| !c.is_empty()),
+        email_key: email,
+        phone_key: phone,
         cells,
     })
 }
@@ -572,8 +641,7 @@ fn csv_row(p: &mut Person) -> Option<Row> {
         .email
         .as_deref()
         .map(str::trim)
-        .filter(|e| e.contains('@'))?
-        .to_owned();
+        .filter(|e| e.contains('@'))?;
     // Mailchimp's birthday field is MM/DD.
     let birthday = p
         .birthday
@@ -581,17 +649,18 @@ fn csv_row(p: &mut Person) -> Option<Row> {
         .map(|b| meta::birthday(b, 9999))
         .and_then(|[_, m, d]| Some(format!("{}/{}", m?, d?)))
         .unwrap_or_default();
+    let text = |v: Option<String>| Cell::from(v.unwrap_or_default());
     Some(Row {
         contact_id: std::mem::take(&mut p.id),
-        email_key: Some(normalise::subscriber_hash(&email)),
+        email_key: Some(Cell::from(normalise::subscriber_hash(email))),
         phone_key: None,
         cells: vec![
-            email,
-            opt(p.first_name.take()),
-            opt(p.last_name.take()),
-            opt(p.phone.take()),
-            birthday,
-            p.tags.join(","),
+            Cell::from(email),
+            text(p.first_name.take()),
+            text(p.last_name.take()),
+            text(p.phone.take()),
+            Cell::from(birthday),
+            Cell::from(p.tags.join(",")),
         ],
     })
 }
@@ -603,26 +672,78 @@ struct Payload<'a, S: serde::Serialize> {
     data: &'a [S],
 }
 
-/// Meta payloads of at most [`META_MAX_ROWS`] rows, with the schema of the keys
-/// that have a value in some row (the same for every file of an export).
-fn meta_files(rows: &[Row], width: usize) -> Vec<String> {
-    let used: Vec<usize> = (0..width)
-        .filter(|&i| rows.iter().any(|r| !r.cells[i].is_empty()))
-        .collect();
-    let schema: Vec<&str> = used.iter().map(|&i| META_COLUMNS[i]).collect();
-    rows.chunks(META_MAX_ROWS)
-        .map(|chunk| {
-            let data: Vec<Vec<&str>> = chunk
-                .iter()
-                .map(|r| used.iter().map(|&i| r.cells[i].as_str()).collect())
+/// Write an export's files (not yet in place: [`commit_all`] does that).
+fn write_files(
+    destination: Destination,
+    paths: &[PathBuf],
+    rows: &[Row],
+) -> Result<Vec<ExportFile>> {
+    let cells = rows.iter().map(|r| &r.cells);
+    let mut files = Vec::with_capacity(paths.len());
+    match destination {
+        Destination::Meta => {
+            // The schema names the keys that have a value in some row, the same
+            // for every file of the export.
+            let used: Vec<usize> = (0..META_COLUMNS.len())
+                .filter(|&i| rows.iter().any(|r| !r.cells[i].is_empty()))
                 .collect();
-            serde_json::to_string(&Payload {
-                schema: &schema,
-                data: &data,
-            })
-            .unwrap_or_default()
-        })
-        .collect()
+            let schema: Vec<&str> = used.iter().map(|&i| META_COLUMNS[i]).collect();
+            let schema = serde_json::to_string(&schema).unwrap_or_default();
+            for (path, chunk) in paths.iter().zip(rows.chunks(META_MAX_ROWS)) {
+                let mut file = ExportFile::create(path)?;
+                write_meta_payload(&mut file, &schema, &used, chunk)?;
+                files.push(file);
+            }
+        }
+        Destination::Google => {
+            let mut file = ExportFile::create(&paths[0])?;
+            write_csv(&mut file, &GOOGLE_HEADER, cells)?;
+            files.push(file);
+        }
+        Destination::Csv => {
+            let mut file = ExportFile::create(&paths[0])?;
+            write_csv(&mut file, &CSV_HEADER, cells)?;
+            files.push(file);
+        }
+    }
+    Ok(files)
+}
+
+/// A Meta `users` payload of at most [`META_MAX_ROWS`] rows. Written out rather
+/// than through serde: the cells are hex digests (or empty), and 100,000 rows of
+/// them come out several times faster this way.
+fn write_meta_payload(
+    out: &mut impl Write,
+    schema: &str,
+    used: &[usize],
+    rows: &[Row],
+) -> std::io::Result<()> {
+    let mut line = String::new();
+    write!(out, "{{\"schema\":{schema},\"data\":[")?;
+    for (n, row) in rows.iter().enumerate() {
+        line.clear();
+        line.push_str(if n == 0 { "[" } else { ",[" });
+        for (k, &i) in used.iter().enumerate() {
+            if k > 0 {
+                line.push(',');
+            }
+            push_json_str(&mut line, &row.cells[i]);
+        }
+        line.push(']');
+        out.write_all(line.as_bytes())?;
+    }
+    out.write_all(b"]}")
+}
+
+/// `text` as a JSON string.
+fn push_json_str(out: &mut String, text: &str) {
+    if text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::Value::from(text).to_string());
+    }
 }
 
 pub(super) fn meta_payloads(schema: &[&str], data: &[Vec<String>]) -> Vec<String> {
@@ -643,26 +764,40 @@ pub(super) fn meta_payloads(schema: &[&str], data: &[Vec<String>]) -> Vec<String
         .collect()
 }
 
-/// RFC 4180 text with CRLF line ends.
+/// RFC 4180 text with CRLF line ends, a line at a time.
+pub(super) fn write_csv<'a, S: AsRef<str> + 'a>(
+    out: &mut impl Write,
+    header: &[&str],
+    rows: impl Iterator<Item = &'a Vec<S>>,
+) -> std::io::Result<()> {
+    let mut text = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        text.clear();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            push_field(&mut text, cell);
+        }
+        text.push_str("\r\n");
+        out.write_all(text.as_bytes())
+    };
+    line(&mut header.iter().copied())?;
+    for row in rows {
+        line(&mut row.iter().map(|c| c.as_ref()))?;
+    }
+    Ok(())
+}
+
+/// [`write_csv`] into a string.
 pub(super) fn csv_text<'a, S: AsRef<str> + 'a>(
     header: &[&str],
     rows: impl Iterator<Item = &'a Vec<S>>,
 ) -> String {
-    let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        for (i, cell) in cells.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_field(&mut out, cell);
-        }
-        out.push_str("\r\n");
-    };
-    line(&mut header.iter().copied());
-    for row in rows {
-        line(&mut row.iter().map(|c| c.as_ref()));
-    }
-    out
+    let mut out = Vec::new();
+    // Neither writing to memory nor text made of `str`s can fail.
+    let _ = write_csv(&mut out, header, rows);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `out` itself for one file; `NAME-1.EXT`, `NAME-2.EXT`, … for more.
@@ -691,6 +826,11 @@ pub(super) fn write_all(paths: &[PathBuf], contents: &[String]) -> Result<Vec<Pa
         file.write_all(text.as_bytes())?;
         files.push(file);
     }
+    commit_all(files)
+}
+
+/// Put written files in place; on a failure none is left.
+fn commit_all(files: Vec<ExportFile>) -> Result<Vec<PathBuf>> {
     let mut written = Vec::with_capacity(files.len());
     for file in files {
         match file.commit() {
@@ -709,8 +849,9 @@ pub(super) fn write_all(paths: &[PathBuf], contents: &[String]) -> Result<Vec<Pa
 /// Who was in the export, with their keys (local table, docs/audiences.md).
 async fn insert_members(conn: &mut SqliteConnection, export_id: &str, rows: &[Row]) -> Result<()> {
     // One statement over a JSON array: binding tens of thousands of parameters
-    // costs more than SQLite's json_each reading them back.
-    let list: Vec<[Option<&str>; 3]> = rows
+    // costs more than SQLite's json_each reading them back. In key order, so the
+    // table's B-tree is appended to rather than split all over.
+    let mut list: Vec<[Option<&str>; 3]> = rows
         .iter()
         .map(|r| {
             [
@@ -720,10 +861,12 @@ async fn insert_members(conn: &mut SqliteConnection, export_id: &str, rows: &[Ro
             ]
         })
         .collect();
+    list.sort_unstable_by(|a, b| a[0].cmp(&b[0]));
     let list = serde_json::to_string(&list).map_err(|e| Error::Io(std::io::Error::other(e)))?;
     sqlx::query(
-        "INSERT OR REPLACE INTO audience_export_members (export_id, contact_id, email_key, phone_key)
-         SELECT ?1, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?2)",
+        "INSERT OR REPLACE INTO audience_export_members (export_rk, contact_id, email_key, phone_key)
+         SELECT x.rk, value ->> 0, unhex(value ->> 1), unhex(value ->> 2)
+           FROM audience_exports x, json_each(?2) WHERE x.id = ?1",
     )
     .bind(export_id)
     .bind(list)

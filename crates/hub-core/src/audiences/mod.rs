@@ -186,7 +186,7 @@ pub async fn history(store: &Store) -> Result<Vec<AudienceExport>> {
     )> = sqlx::query_as(
         "SELECT x.id, x.segment_id, x.segment_name, x.destination, x.purpose, x.exported_by,
                 x.exported_at, x.exported, x.left_out, x.files,
-                EXISTS (SELECT 1 FROM audience_export_members m WHERE m.export_id = x.id)
+                EXISTS (SELECT 1 FROM audience_export_members m WHERE m.export_rk = x.rk)
            FROM audience_exports x WHERE x.deleted_at IS NULL
           ORDER BY x.exported_at DESC, x.id DESC",
     )
@@ -304,15 +304,15 @@ pub async fn removals(store: &Store, export: Option<&str>) -> Result<Vec<Removal
         Option<String>,
         bool,
     )> = sqlx::query_as(
-        "SELECT m.export_id, x.destination, m.contact_id, m.email_key, m.phone_key, m.removal_at,
+        "SELECT x.id, x.destination, m.contact_id, nullif(lower(hex(m.email_key)), ''), nullif(lower(hex(m.phone_key)), ''), m.removal_at,
                 (SELECT e.erased_at FROM erasures e WHERE e.contact_id = m.contact_id LIMIT 1),
                 (SELECT cc.status FROM consent_current cc WHERE cc.contact_id = m.contact_id
                     AND cc.purpose = CASE x.destination WHEN 'csv' THEN 'email_marketing' ELSE 'advertising' END),
                 (SELECT cc.status FROM consent_current cc WHERE cc.contact_id = m.contact_id AND cc.purpose = 'sale'),
                 EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
-           FROM audience_export_members m JOIN audience_exports x ON x.id = m.export_id
-          WHERE (?1 IS NULL OR m.export_id = ?1) AND x.deleted_at IS NULL
-          ORDER BY x.exported_at DESC, m.export_id, m.contact_id",
+           FROM audience_export_members m JOIN audience_exports x ON x.rk = m.export_rk
+          WHERE (?1 IS NULL OR x.id = ?1) AND x.deleted_at IS NULL
+          ORDER BY x.exported_at DESC, x.id, m.contact_id",
     )
     .bind(export_id)
     .fetch_all(store.pool())
@@ -442,8 +442,9 @@ pub async fn write_removals(
     let mut tx = store.pool().begin().await?;
     for r in &list {
         sqlx::query(
-            "UPDATE audience_export_members SET removal_at = ?
-              WHERE export_id = ? AND contact_id = ? AND removal_at IS NULL",
+            "UPDATE audience_export_members SET removal_at = ?1
+              WHERE export_rk = (SELECT rk FROM audience_exports WHERE id = ?2)
+                AND contact_id = ?3 AND removal_at IS NULL",
         )
         .bind(&at)
         .bind(r.export_id.to_string())

@@ -365,7 +365,7 @@ async fn meta_export_sends_only_consenting_people_hashed_per_metas_rules() {
         1
     );
     let keys: (String, Option<String>, Option<String>) =
-        sqlx::query_as("SELECT contact_id, email_key, phone_key FROM audience_export_members")
+        sqlx::query_as("SELECT contact_id, nullif(lower(hex(email_key)), ''), nullif(lower(hex(phone_key)), '') FROM audience_export_members")
             .fetch_one(store.pool())
             .await
             .unwrap();
@@ -451,11 +451,12 @@ async fn email_tool_csv_needs_email_marketing_consent() {
     assert!(lines[2].starts_with("bob@example.com,Bob,Denied,,,"));
     assert!(lines[3].starts_with("eve@example.com,Eve,Newsletter,+442079460018,,"));
     // The key kept for removal is the subscriber hash: md5sum of "bob@example.com".
-    let keys: Vec<String> =
-        sqlx::query_scalar("SELECT email_key FROM audience_export_members ORDER BY email_key")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT lower(hex(email_key)) FROM audience_export_members ORDER BY email_key",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
     assert!(keys.contains(&BOB_MD5.to_string()), "{keys:?}");
 }
 
@@ -760,4 +761,69 @@ proptest::proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(gate_case(cases));
     }
+}
+
+/// Migration 0026 moves the members of exports made before it to the compact table
+/// with their keys unchanged, so their removal files still list them.
+#[tokio::test]
+async fn members_of_earlier_exports_survive_the_compact_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let store = Store::open(&path).await.unwrap();
+    // The table as migration 0024 made it, holding two members of an export, and
+    // the store marked as not having run 0026 yet.
+    sqlx::raw_sql(&format!(
+        "INSERT INTO audience_exports (id, destination, exported_at) VALUES ('x1', 'meta', '2026-11-01T00:00:00.000Z');
+         DROP TABLE audience_export_members;
+         CREATE TABLE audience_export_members (
+             export_id TEXT NOT NULL, contact_id TEXT NOT NULL, email_key TEXT, phone_key TEXT,
+             removal_at TEXT, PRIMARY KEY (export_id, contact_id)) WITHOUT ROWID;
+         CREATE INDEX audience_export_members_contact ON audience_export_members (contact_id);
+         INSERT INTO audience_export_members VALUES
+             ('x1', 'c1', '{JOHN_EMAIL}', NULL, NULL),
+             ('x1', 'c2', NULL, '{JOHN_PHONE_META}', '2026-11-02T00:00:00.000Z');
+         DELETE FROM _sqlx_migrations WHERE version = 26;"
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.pool().close().await;
+
+    let store = Store::open(&path).await.unwrap();
+    /// export, contact, email key, phone key, removal written
+    type Member = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Member> = sqlx::query_as(
+        "SELECT x.id, m.contact_id, nullif(lower(hex(m.email_key)), ''),
+                    nullif(lower(hex(m.phone_key)), ''), m.removal_at
+               FROM audience_export_members m JOIN audience_exports x ON x.rk = m.export_rk
+              ORDER BY m.contact_id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "x1".into(),
+                "c1".into(),
+                Some(JOHN_EMAIL.into()),
+                None,
+                None
+            ),
+            (
+                "x1".into(),
+                "c2".into(),
+                None,
+                Some(JOHN_PHONE_META.into()),
+                Some("2026-11-02T00:00:00.000Z".into())
+            ),
+        ]
+    );
 }
