@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hub_protocol::{Hlc, HlcClock};
+use hub_protocol::{DeviceId, Hlc, HlcClock};
 use serde_json::{json, Map, Value};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Sqlite, SqliteConnection, Transaction};
@@ -58,13 +58,13 @@ const ALL_FIELDS: &str = "*";
 
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
-    clock: HlcClock,
+    device: DeviceId,
+    /// Read from the store at the first change stamped or observed: a write
+    /// that stores no change (most segment refreshes) never reads it.
+    clock: Option<Clock>,
     /// The wall clock when the transaction began (one reading per write:
     /// the clock's counter orders events within it).
     wall_ms: u64,
-    /// Correction of this machine's wall clock, learned from the sync server
-    /// (`server time - wall time` when they differ by more than a minute).
-    offset_ms: i64,
     /// The last clock issued or observed here; `None` if nothing was.
     last: Option<Hlc>,
     touched_contacts: BTreeSet<String>,
@@ -75,6 +75,14 @@ pub struct WriteTx {
     defer_search: bool,
     /// What this device knows is erased; loaded when the first remote change arrives.
     erased: Option<ErasedSet>,
+}
+
+/// The device's clock as stored, and the correction of this machine's wall clock
+/// learned from the sync server (`server time - wall time` when they differ by
+/// more than a minute).
+struct Clock {
+    hlc: HlcClock,
+    offset_ms: i64,
 }
 
 /// The tables a first sync fills that were empty when it started and that
@@ -135,21 +143,12 @@ impl Store {
     /// the clock read below cannot race another process's writer (the app and
     /// the CLI share one database and one device id).
     pub async fn write(&self) -> Result<WriteTx> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let meta: Vec<(String, String)> = sqlx::query_as(
-            "SELECT key, value FROM meta WHERE key IN ('hlc', 'sync.clock_offset_ms')",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let value = |key: &str| meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        let last = value("hlc").and_then(|s| s.parse::<Hlc>().ok());
+        let tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         Ok(WriteTx {
             tx,
-            clock: HlcClock::resume(self.device_id(), last),
+            device: self.device_id(),
+            clock: None,
             wall_ms: self.wall_ms(),
-            offset_ms: value("sync.clock_offset_ms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
             last: None,
             touched_contacts: BTreeSet::new(),
             new_contacts: BTreeSet::new(),
@@ -161,19 +160,54 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Whether a change has been stamped or observed in this write so far.
+    pub fn has_changes(&self) -> bool {
+        self.last.is_some()
+    }
+
     /// The transaction's connection, for reads that must see this write.
     pub fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.tx
     }
 
-    fn wall(&self) -> u64 {
-        (self.wall_ms as i64).saturating_add(self.offset_ms).max(0) as u64
+    /// The clock, read under the write lock taken by `BEGIN IMMEDIATE`.
+    async fn clock(&mut self) -> Result<&mut Clock> {
+        if let Some(clock) = self.clock.take() {
+            return Ok(self.clock.insert(clock));
+        }
+        let meta: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM meta WHERE key IN ('hlc', 'sync.clock_offset_ms')",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let value = |key: &str| meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let last = value("hlc").and_then(|s| s.parse::<Hlc>().ok());
+        Ok(self.clock.insert(Clock {
+            hlc: HlcClock::resume(self.device, last),
+            offset_ms: value("sync.clock_offset_ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        }))
     }
 
-    fn tick(&mut self) -> Hlc {
-        let hlc = self.clock.now(self.wall());
+    /// A new clock for a change made here.
+    async fn tick(&mut self) -> Result<Hlc> {
+        let wall_ms = self.wall_ms;
+        let clock = self.clock().await?;
+        let wall = (wall_ms as i64).saturating_add(clock.offset_ms).max(0) as u64;
+        let hlc = clock.hlc.now(wall);
         self.last = Some(hlc);
-        hlc
+        Ok(hlc)
+    }
+
+    /// Move the clock past a clock received from elsewhere.
+    async fn observe(&mut self, remote: Hlc) -> Result<()> {
+        let wall_ms = self.wall_ms;
+        let clock = self.clock().await?;
+        let wall = (wall_ms as i64).saturating_add(clock.offset_ms).max(0) as u64;
+        clock.hlc.observe(remote, wall);
+        self.last = Some(self.last.map_or(remote, |l| l.max(remote)));
+        Ok(())
     }
 
     /// Create one row with the given fields; unlisted fields are written as null.
@@ -206,7 +240,7 @@ impl WriteTx {
             let mut values: Vec<Value> = Vec::with_capacity(batch.len() * per_row);
             let mut log = Vec::with_capacity(batch.len());
             for (id, fields) in batch {
-                let hlc = self.tick();
+                let hlc = self.tick().await?;
                 let id = id.to_string();
                 let mut given: BTreeMap<&str, Value> =
                     fields.into_iter().map(|(k, v)| (k, normalise(v))).collect();
@@ -277,7 +311,7 @@ impl WriteTx {
             return Ok(0);
         }
 
-        let hlc = self.tick();
+        let hlc = self.tick().await?;
         let mut entry = LogEntry {
             entity,
             row_id: id_text.clone(),
@@ -564,9 +598,7 @@ impl WriteTx {
         // Observing the newest clock once is the same as observing each:
         // the clock only has to end up past all of them.
         if let Some(newest) = rows.iter().filter_map(|r| r.state.newest()).max() {
-            let wall = self.wall();
-            self.clock.observe(newest, wall);
-            self.last = Some(self.last.map_or(newest, |l| l.max(newest)));
+            self.observe(newest).await?;
         }
         for row in rows {
             for field in row.state.fields.keys() {
@@ -690,9 +722,7 @@ impl WriteTx {
         };
         let mut winners: Vec<(&'static str, Value, Hlc)> = Vec::new();
         for (field, value, clock) in versions {
-            let wall = self.wall();
-            self.clock.observe(clock, wall);
-            self.last = Some(self.last.map_or(clock, |l| l.max(clock)));
+            self.observe(clock).await?;
             let Some(field) = entity.fields.iter().copied().find(|f| *f == field) else {
                 applied.unknown.push(format!("{}.{field}", entity.name));
                 continue;
@@ -763,10 +793,10 @@ impl WriteTx {
         )
         .fetch_all(&mut *self.tx)
         .await?;
-        self.clock = HlcClock::resume(self.clock.device(), floor);
+        self.clock().await?.hlc = HlcClock::resume(self.device, floor);
         let mut renamed: BTreeMap<String, String> = BTreeMap::new();
         for (seq, entity_name, row_id, old, fields, base) in &entries {
-            let new = self.tick().to_string();
+            let new = self.tick().await?.to_string();
             renamed.insert(old.clone(), new.clone());
             let mut base: Map<String, Value> = serde_json::from_str(base).unwrap_or_default();
             for clock in base.values_mut() {
@@ -831,10 +861,10 @@ impl WriteTx {
         if !self.defer_search {
             search::reindex(&mut self.tx, &new, &touched, &companies).await?;
         }
-        if self.last.is_some() {
+        if let (Some(_), Some(clock)) = (self.last, &self.clock) {
             // The clock's state: never below what it resumed from, except after
             // `restamp_outbox`, which lowers it on purpose.
-            crate::store::meta_set(&mut *self.tx, "hlc", &self.clock.state().to_string()).await?;
+            crate::store::meta_set(&mut *self.tx, "hlc", &clock.hlc.state().to_string()).await?;
         }
         self.tx.commit().await?;
         Ok(())

@@ -84,6 +84,9 @@ impl Store {
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A local file does not drop connections the way a network server
+            // can: no ping (a round trip to the connection's thread) per acquire.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(|e| Error::from(e).at_path(&shown))?;
@@ -101,6 +104,7 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options.clone())

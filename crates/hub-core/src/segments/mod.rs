@@ -890,6 +890,77 @@ async fn evaluate_node(
     }
 }
 
+/// What a refresh knows of its candidates after one statement per chunk: who
+/// is a member now by the rule's per-contact form, who was before, and who
+/// carries the segment tag.
+#[derive(Default)]
+struct Checked {
+    now: Vec<i64>,
+    before: Vec<i64>,
+    tagged: Vec<i64>,
+}
+
+async fn check_candidates(
+    conn: &mut SqliteConnection,
+    seg: &Prepared,
+    candidates: &[i64],
+    now_ms: i64,
+) -> Result<Checked> {
+    let tag = tags::tag_id(&tag_name(&seg.name)).to_string();
+    let mut out = Checked::default();
+    for chunk in candidates.chunks(CHUNK) {
+        let won = won_sets(conn, &seg.node, Some(chunk)).await?;
+        let cx = Context {
+            mode: Mode::Contact,
+            now_ms,
+            resolved: &seg.resolved,
+            won: &won,
+        };
+        let pred = sql::compile(&seg.node, &cx)?;
+        // From the candidates (a contact gone since still has its membership
+        // looked up): index look-ups, never a walk of a segment's members or a
+        // tag's links.
+        let text = format!(
+            "SELECT j.value,
+                    c.rk IS NOT NULL AND c.deleted_at IS NULL AND ({}),
+                    EXISTS (SELECT 1 FROM segment_members m
+                             WHERE m.segment_rk = ? AND m.contact_rk = j.value),
+                    c.rk IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM contact_tags l INDEXED BY contact_tags_contact
+                         WHERE l.contact_id = c.id AND l.tag_id = ? AND l.deleted_at IS NULL)
+               FROM json_each(?) j LEFT JOIN contacts c ON c.rk = j.value",
+            pred.text
+        );
+        let list = json_list(chunk);
+        let mut q = sqlx::query_as::<_, (i64, bool, bool, bool)>(&text);
+        for b in &pred.binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t.as_str()),
+                Bind::Int(i) => q.bind(*i),
+                Bind::Real(r) => q.bind(*r),
+            };
+        }
+        let rows = q
+            .bind(seg.rk)
+            .bind(tag.as_str())
+            .bind(list.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+        for (rk, now, before, tagged) in rows {
+            for (list, yes) in [
+                (&mut out.now, now),
+                (&mut out.before, before),
+                (&mut out.tagged, tagged),
+            ] {
+                if yes {
+                    list.push(rk);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What an unsaved rule would select: the segment builder's live count and
 /// preview. Checked like a saved rule (a bad rule is a typed error naming the
 /// part); nothing is written.
@@ -1052,46 +1123,46 @@ async fn contact_info(
     Ok(out)
 }
 
-/// Write one segment's new membership among `candidates` (all contacts when
-/// None): members, history, the tag on exactly the members, entry triggers.
-#[allow(clippy::too_many_arguments)]
+/// What a full computation knows: the members now, and every member and every
+/// tagged contact before.
+async fn read_all(tx: &mut WriteTx, seg: &Prepared, now_members: Vec<i64>) -> Result<Checked> {
+    let before: Vec<i64> = sqlx::query_scalar(
+        "SELECT contact_rk FROM segment_members WHERE segment_rk = ? ORDER BY contact_rk",
+    )
+    .bind(seg.rk)
+    .fetch_all(tx.conn())
+    .await?;
+    let tag = tags::tag_id(&tag_name(&seg.name));
+    let tagged: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.rk FROM contact_tags l JOIN contacts c ON c.id = l.contact_id
+          WHERE l.tag_id = ? AND l.deleted_at IS NULL",
+    )
+    .bind(tag.to_string())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(Checked {
+        now: now_members,
+        before,
+        tagged,
+    })
+}
+
+/// Write one segment's new membership among the contacts checked: members,
+/// history, the tag on exactly the members, entry triggers.
 async fn apply(
     tx: &mut WriteTx,
     seg: &Prepared,
-    candidates: Option<&[i64]>,
-    now_members: Vec<i64>,
+    checked: Checked,
     now: DateTime<Utc>,
     me: &str,
     report: &mut RefreshReport,
 ) -> Result<()> {
     let now_ms = now.timestamp_millis();
-    let before: Vec<i64> = match candidates {
-        None => {
-            sqlx::query_scalar(
-                "SELECT contact_rk FROM segment_members WHERE segment_rk = ? ORDER BY contact_rk",
-            )
-            .bind(seg.rk)
-            .fetch_all(tx.conn())
-            .await?
-        }
-        Some(c) => {
-            let mut out = Vec::new();
-            for chunk in c.chunks(CHUNK) {
-                // From the candidates (CROSS JOIN keeps that order): a few
-                // look-ups, never a walk of a big segment's members.
-                let rks: Vec<i64> = sqlx::query_scalar(
-                        "SELECT m.contact_rk FROM json_each(?) j
-                           CROSS JOIN segment_members m ON m.segment_rk = ? AND m.contact_rk = j.value",
-                    )
-                    .bind(json_list(chunk))
-                    .bind(seg.rk)
-                    .fetch_all(tx.conn())
-                    .await?;
-                out.extend(rks);
-            }
-            out
-        }
-    };
+    let Checked {
+        now: now_members,
+        before,
+        tagged,
+    } = checked;
     let before: HashSet<i64> = before.into_iter().collect();
     let after: HashSet<i64> = now_members.iter().copied().collect();
     let mut entered: Vec<i64> = after.difference(&before).copied().collect();
@@ -1142,36 +1213,6 @@ async fn apply(
     // The tag on exactly the members among the candidates (a tag removed by
     // hand from a member comes back; one put on a non-member comes off).
     let tag = tags::tag_id(&tag_name(&seg.name));
-    let tagged: Vec<i64> = {
-        let base = "SELECT c.rk FROM contact_tags l JOIN contacts c ON c.id = l.contact_id
-                     WHERE l.tag_id = ? AND l.deleted_at IS NULL";
-        match candidates {
-            None => {
-                sqlx::query_scalar(base)
-                    .bind(tag.to_string())
-                    .fetch_all(tx.conn())
-                    .await?
-            }
-            Some(c) => {
-                let mut out = Vec::new();
-                for chunk in c.chunks(CHUNK) {
-                    // From the candidates, not from the tag's links (all its members).
-                    let rks: Vec<i64> = sqlx::query_scalar(
-                        "SELECT c.rk FROM json_each(?) j CROSS JOIN contacts c ON c.rk = j.value
-                          WHERE EXISTS (SELECT 1 FROM contact_tags l INDEXED BY contact_tags_contact
-                                         WHERE l.contact_id = c.id
-                                           AND l.tag_id = ? AND l.deleted_at IS NULL)",
-                    )
-                    .bind(json_list(chunk))
-                    .bind(tag.to_string())
-                    .fetch_all(tx.conn())
-                    .await?;
-                    out.extend(rks);
-                }
-                out
-            }
-        }
-    };
     let tagged: HashSet<i64> = tagged.into_iter().collect();
     let mut add: Vec<i64> = after.difference(&tagged).copied().collect();
     let mut remove: Vec<i64> = tagged.difference(&after).copied().collect();
@@ -1437,9 +1478,10 @@ pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport>
         }
         for seg in &segments {
             if pass == 0 && full.contains(&seg.rk) {
-                let members =
+                let now_members =
                     evaluate_node(tx.conn(), &seg.node, &seg.resolved, now_ms, None).await?;
-                apply(&mut tx, seg, None, members, now, &me, &mut report).await?;
+                let checked = read_all(&mut tx, seg, now_members).await?;
+                apply(&mut tx, seg, checked, now, &me, &mut report).await?;
                 report.full.push(seg.name.clone());
                 continue;
             }
@@ -1458,31 +1500,18 @@ pub async fn refresh(store: &Store, now: DateTime<Utc>) -> Result<RefreshReport>
                 continue;
             }
             report.checked += candidates.len() as u32;
-            let members = evaluate_node(
-                tx.conn(),
-                &seg.node,
-                &seg.resolved,
-                now_ms,
-                Some(&candidates),
-            )
-            .await?;
-            apply(
-                &mut tx,
-                seg,
-                Some(&candidates),
-                members,
-                now,
-                &me,
-                &mut report,
-            )
-            .await?;
+            let checked = check_candidates(tx.conn(), seg, &candidates, now_ms).await?;
+            apply(&mut tx, seg, checked, now, &me, &mut report).await?;
         }
         pass += 1;
         if !feeds {
-            // Only this refresh's own writes queued contacts since the drain.
-            sqlx::query("DELETE FROM segment_queue")
-                .execute(tx.conn())
-                .await?;
+            // Only this refresh's own writes queued contacts since the drain
+            // (and only synced rows queue any).
+            if tx.has_changes() {
+                sqlx::query("DELETE FROM segment_queue")
+                    .execute(tx.conn())
+                    .await?;
+            }
             break;
         }
         if pass >= MAX_PASSES {
